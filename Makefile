@@ -1,0 +1,91 @@
+# fleet.ecs_anywhere: one pinned environment (.venv) and one test command (`make test`).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+BIN := $(CURDIR)/$(VENV)/bin
+BUILD := $(CURDIR)/build
+COLLECTION_LINK := $(BUILD)/collections/ansible_collections/fleet/ecs_anywhere
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)/collections
+export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+MOLECULE_DISTROS ?= debian12
+
+.PHONY: help
+help:
+	@echo "make demo        run the main job: offline AWS + three Debian 12 hosts registered as ECS Anywhere instances"
+	@echo "make demo-clean  remove everything the demo started"
+	@echo "make test        everything CI runs (lint, sanity, unit, emulator, agents, integration, proving, molecule, e2e)"
+	@echo "make venv | images | agents | build | lint | sanity | units | integration | molecule | test-distros"
+
+# ---------------------------------------------------------------- environment
+$(VENV_STAMP): requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP) $(COLLECTION_LINK)
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+.PHONY: lock
+lock:
+	rm -rf $(BUILD)/lock-venv && $(PYTHON) -m venv $(BUILD)/lock-venv
+	$(BUILD)/lock-venv/bin/pip install --quiet -r requirements/dev.in
+	{ echo "# Full lock of requirements/dev.in (Python 3.11). Regenerate with: make lock"; \
+	  $(BUILD)/lock-venv/bin/pip freeze; } > requirements/dev.txt
+
+.PHONY: docker
+docker:
+	tests/harness/ensure-docker.sh
+
+.PHONY: images
+images: docker
+	tests/images/build.sh debian11 debian12 debian13
+
+.PHONY: image-debian12
+image-debian12: docker
+	tests/images/build.sh debian12
+
+# ---------------------------------------------------------------- collection artifact
+.PHONY: build
+build: venv
+	rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist
+	$(BIN)/ansible-galaxy collection build --output-path $(BUILD)/dist .
+
+.PHONY: build-test
+build-test: build
+	tests/build/test_artifact.sh $(BUILD)/dist/fleet-ecs_anywhere-*.tar.gz
+
+# ---------------------------------------------------------------- static checks
+.PHONY: lint
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check plugins
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production
+
+.PHONY: sanity
+sanity: venv
+	tests/sanity/run.sh
+
+# ---------------------------------------------------------------- tests
+.PHONY: units
+units: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+.PHONY: emulator-tests
+emulator-tests: venv
+	$(BIN)/python -m pytest -q tests/emulator/tests
+
+.PHONY: test
+test: lint sanity build-test units emulator-tests
+	@echo "make test: all suites passed"

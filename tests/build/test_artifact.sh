@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The built collection installs offline, carries no test-only material, and its content loads from the install.
+set -euo pipefail
+tarball=${1:?usage: test_artifact.sh fleet-ecs_anywhere-X.tar.gz}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+site=$("$repo/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+listing=$(tar -tzf "$tarball")
+for forbidden in tests/emulator tests/agents tests/harness tests/images molecule/ bench/ .venv build/ Makefile requirements/; do
+  if grep -q "^${forbidden}" <<<"$listing"; then
+    fail "test-only path '$forbidden' is in $tarball"
+  fi
+done
+for required in galaxy.yml MANIFEST.json meta/runtime.yml README.md plugins/module_utils/common.py; do
+  grep -qx "$required" <<<"$listing" || fail "'$required' is missing from $tarball"
+done
+
+# --offline resolves amazon.aws from what is installed: the copy the `ansible` package ships.
+ANSIBLE_COLLECTIONS_PATH="$work/collections:$site" \
+  "$repo/.venv/bin/ansible-galaxy" collection install --offline -p "$work/collections" "$tarball" >"$work/install.log" 2>&1 \
+  || { cat "$work/install.log"; fail "offline install of $tarball failed"; }
+installed="$work/collections/ansible_collections/fleet/ecs_anywhere"
+[ -f "$installed/MANIFEST.json" ] || fail "nothing installed at $installed"
+
+version=$("$repo/.venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["collection_info"]["version"])' "$installed/MANIFEST.json")
+[ "$version" = "0.1.0" ] || fail "installed version is $version, expected 0.1.0"
+
+# Every module and role documents itself from the installed copy, not from the checkout.
+cd "$work"
+export ANSIBLE_COLLECTIONS_PATH="$work/collections:$site"
+for module in "$installed"/plugins/modules/*.py; do
+  [ -e "$module" ] || continue
+  name=$(basename "$module" .py)
+  "$repo/.venv/bin/ansible-doc" "fleet.ecs_anywhere.$name" >/dev/null || fail "ansible-doc fleet.ecs_anywhere.$name failed"
+done
+for role in "$installed"/roles/*/; do
+  [ -e "$role" ] || continue
+  name=$(basename "$role")
+  "$repo/.venv/bin/ansible-doc" -t role "fleet.ecs_anywhere.$name" >/dev/null || fail "ansible-doc -t role fleet.ecs_anywhere.$name failed"
+done
+echo "artifact OK: $(basename "$tarball") installs offline ($(grep -c . <<<"$listing") entries)"

@@ -1,0 +1,281 @@
+"""Offline test world: a Docker network, the AWS emulator, the package mirror and systemd host containers.
+
+Used by the proving test, molecule, the end-to-end tests, the benchmarks and `make demo`. Every server binds
+127.0.0.1 and the gateway of a network created here, never 0.0.0.0; everything started is recorded in a state
+file so that `down` (or a later `up` of the same name) removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("ECSA_BUILD_DIR", REPO / "build"))
+STATE_DIR = BUILD / "harness"
+MIRROR_ROOT = BUILD / "mirror"
+REGION = "us-east-1"
+LABEL = "ecsa.harness"
+
+# The systemd-in-Docker recipe that works on our VMs (--privileged does not): see test-hosts.md.
+SYSTEMD_RUN_ARGS = [
+    "--cap-add", "SYS_ADMIN",
+    "--cap-add", "NET_ADMIN",
+    "--security-opt", "seccomp=unconfined",
+    "--security-opt", "apparmor=unconfined",
+    "--cgroupns=host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run",
+    "--tmpfs", "/run/lock",
+]  # fmt: skip
+
+
+@dataclass
+class World:
+    name: str
+    network: str = ""
+    subnet: str = ""
+    gateway: str = ""
+    emulator_port: int = 0
+    emulator_pid: int = 0
+    mirror_port: int = 0
+    mirror_pid: int = 0
+    hosts: list[str] = field(default_factory=list)
+    region: str = REGION
+
+    @property
+    def emulator_local(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def emulator_for_hosts(self) -> str:
+        return f"http://{self.gateway}:{self.emulator_port}"
+
+    @property
+    def mirror_local(self) -> str:
+        return f"http://127.0.0.1:{self.mirror_port}"
+
+    @property
+    def mirror_for_hosts(self) -> str:
+        return f"http://{self.gateway}:{self.mirror_port}"
+
+    @property
+    def signing_key(self) -> Path:
+        return MIRROR_ROOT / "fleet-test-signing-key.asc"
+
+    def controller_env(self) -> dict[str, str]:
+        """Environment under which controller-side AWS code reaches the emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.emulator_local,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "EMULATOR_URL": self.emulator_local,
+        }
+
+    def describe(self) -> dict:
+        data = asdict(self)
+        data.update(
+            emulator_local=self.emulator_local,
+            emulator_for_hosts=self.emulator_for_hosts,
+            mirror_local=self.mirror_local,
+            mirror_for_hosts=self.mirror_for_hosts,
+            signing_key=str(self.signing_key),
+        )
+        return data
+
+
+def run(cmd: list[str], check: bool = True, capture: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=check, text=True, capture_output=capture, **kwargs)
+
+
+def docker(*args: str, check: bool = True) -> str:
+    return run(["docker", *args], check=check).stdout.strip()
+
+
+def ensure_docker() -> None:
+    run([str(REPO / "tests/harness/ensure-docker.sh")], capture=False)
+
+
+def ensure_images(*names: str) -> None:
+    run([str(REPO / "tests/images/build.sh"), *names], capture=False)
+
+
+def ensure_agents() -> None:
+    run(["make", "-C", str(REPO), "agents"], capture=False)
+
+
+def _state_file(name: str) -> Path:
+    return STATE_DIR / f"{name}.json"
+
+
+def load(name: str) -> World | None:
+    path = _state_file(name)
+    if not path.exists():
+        return None
+    return World(**json.loads(path.read_text()))
+
+
+def _save(world: World) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    _state_file(world.name).write_text(json.dumps(world.describe(), indent=2) + "\n")
+
+
+def _free_subnet() -> ipaddress.IPv4Network:
+    """A /24 in 172.29.0.0/16 that no Docker network uses yet."""
+    used = set()
+    for net_id in docker("network", "ls", "-q").split():
+        for cfg in json.loads(docker("network", "inspect", net_id))[0].get("IPAM", {}).get("Config") or []:
+            if cfg.get("Subnet"):
+                used.add(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    for candidate in ipaddress.ip_network("172.29.0.0/16").subnets(new_prefix=24):
+        if not any(candidate.overlaps(u) for u in used):
+            return candidate
+    raise RuntimeError("no free /24 left in 172.29.0.0/16 for a test network")
+
+
+def _wait_http(url: str, timeout: float, what: str, pid: int) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer at {url} within {timeout} s (see {BUILD}/harness logs)")
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child counts as gone.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _start_server(module: str, name: str, world: World, extra: list[str]) -> tuple[int, int]:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    port_file = STATE_DIR / f"{world.name}.{name}.port"
+    port_file.unlink(missing_ok=True)
+    log = open(STATE_DIR / f"{world.name}.{name}.log", "w")  # noqa: SIM115 - handed to the child process
+    cmd = [sys.executable, "-m", module, "--host", "127.0.0.1", "--host", world.gateway, "--port", "0",
+           "--port-file", str(port_file), *extra]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 15
+    while not port_file.exists() or not port_file.read_text().strip():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{module} failed to start; see {log.name}")
+        time.sleep(0.05)
+    return proc.pid, int(port_file.read_text().strip())
+
+
+def up(name: str, hosts: int = 0, image: str = "debian12", host_prefix: str | None = None) -> World:
+    """Create (or recreate) the named world and return it."""
+    ensure_docker()
+    down(name, quiet=True)
+    subnet = _free_subnet()
+    gateway = str(next(subnet.hosts()))
+    world = World(name=name, network=f"ecsa-{name}", subnet=str(subnet), gateway=gateway)
+    docker("network", "create", "--subnet", str(subnet), "--gateway", gateway, "--label", f"{LABEL}={name}",
+           world.network)  # fmt: skip
+    _save(world)
+    world.emulator_pid, world.emulator_port = _start_server("tests.emulator", "emulator", world, [])
+    _save(world)
+    _wait_http(f"{world.emulator_local}/moto-api/", 10, "the emulator", world.emulator_pid)
+    world.mirror_pid, world.mirror_port = _start_server("tests.agents.mirror", "mirror", world,
+                                                        ["--root", str(MIRROR_ROOT)])  # fmt: skip
+    _save(world)
+    _wait_http(f"{world.mirror_local}/fleet-test-signing-key.asc", 10, "the mirror", world.mirror_pid)
+    if hosts:
+        ensure_images(image)
+        prefix = host_prefix or f"ecsa-{name}-host"
+        for index in range(1, hosts + 1):
+            world.hosts.append(start_host(world, f"{prefix}{index}", image))
+            _save(world)
+        for host in world.hosts:
+            wait_systemd(host)
+    return world
+
+
+def start_host(world: World, container: str, image: str = "debian12") -> str:
+    docker("rm", "-f", container, check=False)
+    docker("run", "-d", "--name", container, "--hostname", container, "--network", world.network,
+           "--label", f"{LABEL}={world.name}", *SYSTEMD_RUN_ARGS, f"ecsa-host:{image}", "/lib/systemd/systemd")  # fmt: skip
+    return container
+
+
+def wait_systemd(container: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = run(["docker", "exec", container, "systemctl", "is-system-running"], check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"systemd in {container} did not come up (state: {state or 'unknown'})")
+
+
+def host_exec(container: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(["docker", "exec", container, "bash", "-c", script], check=check)
+
+
+def emulator(world: World, method: str, path: str, body: dict | None = None) -> dict:
+    """Call one of the emulator's test hooks (/_emu/*, /moto-api/*)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{world.emulator_local}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw.strip() else {}
+
+
+def _stop_pid(pid: int) -> None:
+    if not _alive(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def down(name: str, quiet: bool = False) -> None:
+    world = load(name)
+    if world:
+        _stop_pid(world.emulator_pid)
+        _stop_pid(world.mirror_pid)
+    if run(["docker", "info"], check=False).returncode != 0:
+        _state_file(name).unlink(missing_ok=True)
+        return
+    containers = docker("ps", "-aq", "--filter", f"label={LABEL}={name}").split()
+    if containers:
+        docker("rm", "-f", *containers, check=False)
+    networks = docker("network", "ls", "-q", "--filter", f"label={LABEL}={name}").split()
+    for net in networks:
+        docker("network", "rm", net, check=False)
+    _state_file(name).unlink(missing_ok=True)
+    if not quiet:
+        print(f"world {name}: removed")
