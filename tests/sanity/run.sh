@@ -17,9 +17,9 @@ fi
 pip_version=$(grep -oP "pip='\K[0-9.]+" "$SANITY_VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
 mkdir -p ~/.ansible/test/cache
 cp "$repo/tests/sanity/get_pip_offline.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
-root="${TMPDIR:-/tmp}/ecsa-sanity"
+root=$(mktemp -d "${TMPDIR:-/tmp}/ecsa-sanity.XXXXXX")
+trap 'rm -rf "$root"' EXIT
 stage="$root/ansible_collections/fleet/ecs_anywhere"
-rm -rf "$root"
 mkdir -p "$stage"
 cd "$repo"
 git ls-files --cached --others --exclude-standard -z \
@@ -30,4 +30,4 @@ cd "$stage"
 # validate-modules imports the modules: amazon.aws must be importable from the staged tree's parent.
 ln -sfn "$("$repo/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections/amazon" \
   "$root/ansible_collections/amazon"
-exec "$SANITY_VENV/bin/ansible-test" sanity --local --python 3.11 --color no "$@"
+"$SANITY_VENV/bin/ansible-test" sanity --local --python 3.11 --color no "$@"
