@@ -55,6 +55,8 @@ images: docker
 image-debian12: docker
 	tests/images/build.sh debian12
 
+include tests/agents/agents.mk
+
 # ---------------------------------------------------------------- collection artifact
 .PHONY: build
 build: venv
@@ -85,6 +87,36 @@ units: venv
 .PHONY: emulator-tests
 emulator-tests: venv
 	$(BIN)/python -m pytest -q tests/emulator/tests
+
+.PHONY: integration
+integration: venv
+	tests/integration/run.sh
+
+.PHONY: proving
+proving: venv docker image-debian12 agents
+	$(BIN)/python -m pytest -q tests/proving
+
+.PHONY: molecule
+molecule: venv docker image-debian12 agents
+	for distro in $(MOLECULE_DISTROS); do tests/molecule.sh default $$distro; done
+	tests/molecule.sh two_hosts debian12
+
+.PHONY: test-distros
+test-distros: venv images agents
+	for distro in debian11 debian13; do tests/molecule.sh default $$distro; done
+
+.PHONY: e2e
+e2e: venv docker image-debian12 agents
+	$(BIN)/python -m pytest -q tests/e2e
+
+# ---------------------------------------------------------------- the main job
+.PHONY: demo
+demo: venv docker image-debian12 agents
+	tests/demo/run.sh
+
+.PHONY: demo-clean
+demo-clean:
+	tests/demo/clean.sh
 
 .PHONY: test
 test: lint sanity build-test units emulator-tests

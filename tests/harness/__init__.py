@@ -221,7 +221,8 @@ def up(name: str, hosts: int = 0, image: str = "debian12", host_prefix: str | No
 def start_host(world: World, container: str, image: str = "debian12") -> str:
     docker("rm", "-f", container, check=False)
     docker("run", "-d", "--name", container, "--hostname", container, "--network", world.network,
-           "--label", f"{LABEL}={world.name}", *SYSTEMD_RUN_ARGS, f"ecsa-host:{image}", "/lib/systemd/systemd")  # fmt: skip
+           "--label", f"{LABEL}={world.name}", *SYSTEMD_RUN_ARGS,
+           f"ecsa-host:{image}", "/lib/systemd/systemd")  # fmt: skip
     return container
 
 

@@ -23,7 +23,7 @@ stage="$root/ansible_collections/fleet/ecs_anywhere"
 mkdir -p "$stage"
 cd "$repo"
 git ls-files --cached --others --exclude-standard -z \
-  | grep -zvE '^(\.ci/|\.venv/|bench/|build/|molecule/|requirements/|tests/(agents|emulator|e2e|harness|images|roles|build)/|tests/__init__\.py|tests/README\.md|Makefile$|pyproject\.toml$)' \
+  | grep -zvE '^(\.ci/|\.venv/|bench/|build/|molecule/|requirements/|tests/(agents|build|demo|e2e|emulator|harness|images|proving|roles)/|tests/__init__\.py|tests/README\.md|Makefile$|pyproject\.toml$)' \
   | xargs -0 -I{} cp --parents {} "$stage/"
 cd "$stage"
 # Outside any git work tree ansible-test lists the files itself; inside ours it would see only tracked ones.
