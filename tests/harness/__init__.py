@@ -126,7 +126,8 @@ def load(name: str) -> World | None:
     path = _state_file(name)
     if not path.exists():
         return None
-    return World(**json.loads(path.read_text()))
+    fields = World.__dataclass_fields__
+    return World(**{k: v for k, v in json.loads(path.read_text()).items() if k in fields})
 
 
 def _save(world: World) -> None:

@@ -75,13 +75,13 @@ def installed(world, host):
     base = world.mirror_for_hosts
     ssm = f"{base}/amazon-ssm-{REGION}/latest/debian_amd64/amazon-ssm-agent.deb"
     ecs = f"{base}/amazon-ecs-agent-{REGION}/amazon-ecs-init-latest.amd64.deb"
-    harness.run(["docker", "cp", str(world.signing_key), f"{host}:/root/signing-key.asc"])
+    harness.run(["docker", "cp", str(world.signing_key), f"{host}:/etc/ecsa-test-signing-key.asc"])
     sh(host, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io curl gnupg")
     sh(
         host,
         f"""set -e
         export GNUPGHOME=$(mktemp -d)
-        gpg --batch --quiet --import /root/signing-key.asc
+        gpg --batch --quiet --import /etc/ecsa-test-signing-key.asc
         cd /root
         curl -fsS -o amazon-ssm-agent.deb {ssm} && curl -fsS -o amazon-ssm-agent.deb.sig {ssm}.sig
         curl -fsS -o amazon-ecs-init.deb {ecs} && curl -fsS -o amazon-ecs-init.deb.asc {ecs}.asc
@@ -99,7 +99,7 @@ def test_tampered_package_fails_signature_check(world, host, installed):
     ecs = f"{world.mirror_for_hosts}/amazon-ecs-agent-{REGION}/amazon-ecs-init-latest.amd64.deb"
     result = sh(
         host,
-        f"""export GNUPGHOME=$(mktemp -d); gpg --batch --quiet --import /root/signing-key.asc
+        f"""export GNUPGHOME=$(mktemp -d); gpg --batch --quiet --import /etc/ecsa-test-signing-key.asc
         cd /tmp && curl -fsS -o p.deb {ecs} && curl -fsS -o p.deb.asc {ecs}.asc
         printf 'X' | dd of=p.deb bs=1 seek=100 conv=notrunc 2>/dev/null
         gpg --batch --verify p.deb.asc p.deb""",
