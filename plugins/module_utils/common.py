@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: fleet.ecs_anywhere contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared base for the collection's AWS modules."""
