@@ -15,7 +15,7 @@ for forbidden in tests/emulator tests/agents tests/harness tests/images molecule
     fail "test-only path '$forbidden' is in $tarball"
   fi
 done
-for required in galaxy.yml MANIFEST.json meta/runtime.yml README.md plugins/module_utils/common.py; do
+for required in MANIFEST.json FILES.json meta/runtime.yml README.md plugins/module_utils/common.py; do
   grep -qx "$required" <<<"$listing" || fail "'$required' is missing from $tarball"
 done
 

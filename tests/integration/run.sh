@@ -34,7 +34,9 @@ for target in "$@"; do
   [ -f "tests/integration/targets/$target/tasks/main.yml" ] || { echo "ERROR: no target '$target'" >&2; exit 2; }
   curl -fsS -X POST "$EMULATOR_URL/moto-api/reset" >/dev/null
   echo "=== integration target: $target"
-  if ! "$bin/ansible-playbook" -i localhost, -c local tests/integration/target.yml -e "target=$target"; then
+  # Modules run on the controller with the venv that has boto3, not with whatever python3 is first on PATH.
+  if ! "$bin/ansible-playbook" -i localhost, -c local -e "ansible_python_interpreter=$bin/python" \
+      tests/integration/target.yml -e "target=$target"; then
     failed+=("$target")
   fi
 done

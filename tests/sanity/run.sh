@@ -17,6 +17,10 @@ fi
 pip_version=$(grep -oP "pip='\K[0-9.]+" "$SANITY_VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
 mkdir -p ~/.ansible/test/cache
 cp "$repo/tests/sanity/get_pip_offline.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
+# The shellcheck sanity test is skipped with only a warning when the program is missing.
+if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && [ -f /etc/debian_version ]; then
+  apt-get install -y -qq shellcheck >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; }
+fi
 root=$(mktemp -d "${TMPDIR:-/tmp}/ecsa-sanity.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 stage="$root/ansible_collections/fleet/ecs_anywhere"
