@@ -7,7 +7,9 @@ cd "$repo"
 bin="$repo/.venv/bin"
 state=$(mktemp -d)
 cleanup() {
-  [ -f "$state/pid" ] && kill "$(cat "$state/pid")" 2>/dev/null || true
+  if [ -f "$state/pid" ]; then
+    kill "$(cat "$state/pid")" 2>/dev/null || true
+  fi
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -27,7 +29,8 @@ export ANSIBLE_COLLECTIONS_PATH="$repo/build/collections" ANSIBLE_CONFIG="$repo/
 export PATH="$bin:$PATH"
 
 if [ "$#" -eq 0 ]; then
-  set -- $(cd tests/integration/targets && ls -d */ | tr -d /)
+  mapfile -t targets < <(find tests/integration/targets -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)
+  set -- "${targets[@]}"
 fi
 failed=()
 for target in "$@"; do

@@ -10,9 +10,10 @@ reqs="$repo/.venv/lib/python3.11/site-packages/ansible_test/_data/requirements"
 if [ ! -x "$SANITY_VENV/bin/ansible-test" ] || [ "$reqs/ansible.txt" -nt "$SANITY_VENV/bin/ansible-test" ]; then
   python3 -m venv "$SANITY_VENV"
   core=$(grep -i "^ansible-core==" "$repo/requirements/dev.txt")
-  boto=$(grep -iE "^(boto3|botocore)==" "$repo/requirements/dev.txt")
-  # shellcheck disable=SC2046
-  "$SANITY_VENV/bin/pip" install --quiet "$core" $boto $(for f in "$reqs"/sanity.*.txt; do echo -r "$f"; done)
+  mapfile -t boto < <(grep -iE "^(boto3|botocore)==" "$repo/requirements/dev.txt")
+  sanity_reqs=()
+  for f in "$reqs"/sanity.*.txt; do sanity_reqs+=(-r "$f"); done
+  "$SANITY_VENV/bin/pip" install --quiet "$core" "${boto[@]}" "${sanity_reqs[@]}"
 fi
 pip_version=$(grep -oP "pip='\K[0-9.]+" "$SANITY_VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
 mkdir -p ~/.ansible/test/cache
@@ -27,7 +28,7 @@ stage="$root/ansible_collections/fleet/ecs_anywhere"
 mkdir -p "$stage"
 cd "$repo"
 git ls-files --cached --others --exclude-standard -z \
-  | grep -zvE '^(\.ci/|\.venv/|bench/|build/|molecule/|requirements/|tests/(agents|build|demo|e2e|emulator|harness|images|proving|roles)/|tests/__init__\.py|tests/README\.md|Makefile$|pyproject\.toml$)' \
+  | grep -zvE '^(\.ci/|\.venv/|bench/|build/|molecule/|requirements/|tests/(agents|build|demo|e2e|emulator|harness|images|proving|roles)/|tests/__init__\.py|tests/molecule\.sh|tests/README\.md|Makefile$|pyproject\.toml$)' \
   | xargs -0 -I{} cp --parents {} "$stage/"
 cd "$stage"
 # Outside any git work tree ansible-test lists the files itself; inside ours it would see only tracked ones.
