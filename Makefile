@@ -119,5 +119,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test proving
+test: lint sanity build-test units emulator-tests agents-test integration proving
 	@echo "make test: all suites passed"

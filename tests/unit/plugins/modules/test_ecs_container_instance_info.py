@@ -1,0 +1,179 @@
+# Copyright: fleet.ecs_anywhere contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ecs_container_instance_info: paging, batching and error mapping, with botocore's Stubber."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from unittest import mock
+
+import pytest
+
+_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+_CANDIDATES = [
+    *os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep),
+    os.path.join(_REPO, "build", "collections"),
+]
+for _path in _CANDIDATES:
+    if _path and os.path.isdir(os.path.join(_path, "ansible_collections", "fleet")) and _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import boto3  # noqa: E402
+from ansible.module_utils.testing import patch_module_args  # noqa: E402
+from botocore.stub import Stubber  # noqa: E402
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper  # noqa: E402
+from ansible_collections.fleet.ecs_anywhere.plugins.modules import ecs_container_instance_info  # noqa: E402
+
+CLUSTER = "edge"
+PREFIX = f"arn:aws:ecs:us-east-1:123456789012:container-instance/{CLUSTER}/"
+
+
+def arn(i):
+    return f"{PREFIX}{i:032x}"
+
+
+def described(i, tags=False):
+    item = {
+        "containerInstanceArn": arn(i),
+        "ec2InstanceId": f"mi-{i:017x}",
+        "status": "ACTIVE",
+        "agentConnected": True,
+        "runningTasksCount": 0,
+        "pendingTasksCount": 0,
+        "attributes": [{"name": "ecs.capability.external"}, {"name": "site", "value": "lyon"}],
+    }
+    if tags:
+        item["tags"] = [{"key": "n", "value": str(i)}]
+    return item
+
+
+@pytest.fixture
+def stubbed():
+    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    stub = Stubber(client)
+    stub.activate()
+    yield client, stub
+    stub.assert_no_pending_responses()
+
+
+def run(client, capsys, **args):
+    args.setdefault("cluster", CLUSTER)
+    args.setdefault("region", "us-east-1")
+
+    def fake_client(self, service, retry_decorator=None, **kwargs):
+        assert retry_decorator is not None
+        return RetryingBotoClientWrapper(client, retry_decorator)
+
+    with patch_module_args(args), mock.patch.object(AnsibleAWSModule, "client", fake_client):
+        with pytest.raises(SystemExit):
+            ecs_container_instance_info.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def queue_cluster(stub, found=True):
+    body = (
+        {"clusters": [{"clusterName": CLUSTER, "status": "ACTIVE"}], "failures": []}
+        if found
+        else {"clusters": [], "failures": [{"arn": CLUSTER, "reason": "MISSING"}]}
+    )
+    stub.add_response("describe_clusters", body, {"clusters": [CLUSTER]})
+
+
+@pytest.mark.parametrize("count", [0, 1, 100, 101, 250])
+def test_pages_and_batches_are_bounded(stubbed, capsys, count):
+    client, stub = stubbed
+    queue_cluster(stub)
+    pages = [list(range(start, min(start + 100, count))) for start in range(0, count, 100)] or [[]]
+    for number, page in enumerate(pages):
+        params = {
+            "cluster": CLUSTER,
+            "maxResults": 100,
+            "filter": "attribute:ecs.capability.external exists",
+            "status": "ACTIVE",
+        }
+        if number:
+            params["nextToken"] = f"token{number}"
+        body = {"containerInstanceArns": [arn(i) for i in page]}
+        if number + 1 < len(pages):
+            body["nextToken"] = f"token{number + 1}"
+        stub.add_response("list_container_instances", body, params)
+        if page:
+            # ECS does not promise order; the module restores the listing order.
+            stub.add_response(
+                "describe_container_instances",
+                {"containerInstances": [described(i, tags=True) for i in reversed(page)], "failures": []},
+                {"cluster": CLUSTER, "containerInstances": [arn(i) for i in page], "include": ["TAGS"]},
+            )
+    result = run(client, capsys, filter="attribute:ecs.capability.external exists", status="ACTIVE", include_tags=True)
+    assert result["changed"] is False
+    instances = result["container_instances"]
+    assert [c["container_instance_arn"] for c in instances] == [arn(i) for i in range(count)]
+    if count:
+        assert instances[0]["attributes"] == {"site": "lyon"}
+        assert instances[0]["tags"] == {"n": "0"}
+        assert instances[-1]["ec2_instance_id"] == f"mi-{count - 1:017x}"
+
+
+def test_without_include_tags_no_include_is_sent(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub)
+    stub.add_response(
+        "list_container_instances", {"containerInstanceArns": [arn(1)]}, {"cluster": CLUSTER, "maxResults": 100}
+    )
+    stub.add_response(
+        "describe_container_instances",
+        {"containerInstances": [described(1)], "failures": []},
+        {"cluster": CLUSTER, "containerInstances": [arn(1)]},
+    )
+    result = run(client, capsys)
+    assert result["container_instances"][0]["tags"] == {}
+
+
+def test_unknown_cluster(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub, found=False)
+    result = run(client, capsys)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Unable to find ECS cluster edge")
+
+
+def test_bad_filter_names_the_parameter(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub)
+    stub.add_client_error("list_container_instances", "InvalidParameterException", "bad expression", 400)
+    result = run(client, capsys, filter="((((")
+    assert result["failed"] is True
+    assert "filter parameter" in result["msg"] and "((((" in result["msg"]
+
+
+def test_throttled_page_is_retried_alone(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub)
+    stub.add_response(
+        "list_container_instances",
+        {"containerInstanceArns": [arn(0)], "nextToken": "t1"},
+        {"cluster": CLUSTER, "maxResults": 100},
+    )
+    stub.add_response(
+        "describe_container_instances",
+        {"containerInstances": [described(0)], "failures": []},
+        {"cluster": CLUSTER, "containerInstances": [arn(0)]},
+    )
+    stub.add_client_error("list_container_instances", "ThrottlingException", "slow down", 400)
+    stub.add_response(
+        "list_container_instances",
+        {"containerInstanceArns": [arn(1)]},
+        {"cluster": CLUSTER, "maxResults": 100, "nextToken": "t1"},
+    )
+    stub.add_response(
+        "describe_container_instances",
+        {"containerInstances": [described(1)], "failures": []},
+        {"cluster": CLUSTER, "containerInstances": [arn(1)]},
+    )
+    with mock.patch("time.sleep"):
+        result = run(client, capsys)
+    assert [c["container_instance_arn"] for c in result["container_instances"]] == [arn(0), arn(1)]
