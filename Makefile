@@ -98,12 +98,11 @@ proving: venv docker image-debian12 agents
 
 .PHONY: molecule
 molecule: venv docker image-debian12 agents
-	for distro in $(MOLECULE_DISTROS); do tests/molecule.sh default $$distro; done
-	tests/molecule.sh two_hosts debian12
+	for distro in $(MOLECULE_DISTROS); do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done
 
 .PHONY: test-distros
 test-distros: venv images agents
-	for distro in debian11 debian13; do tests/molecule.sh default $$distro; done
+	for distro in debian11 debian13; do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done
 
 .PHONY: e2e
 e2e: venv docker image-debian12 agents
@@ -119,5 +118,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test integration proving
+test: lint sanity build-test units emulator-tests agents-test integration proving molecule
 	@echo "make test: all suites passed"

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ECSA_GATEWAY": world.gateway,
                 "ECSA_EMULATOR_FOR_HOSTS": world.emulator_for_hosts,
                 "ECSA_MIRROR_FOR_HOSTS": world.mirror_for_hosts,
+                "ECSA_EMULATOR_LOCAL": world.emulator_local,
                 "ECSA_MIRROR_LOCAL": world.mirror_local,
                 "ECSA_SIGNING_KEY": str(world.signing_key),
             }

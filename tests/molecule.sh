@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run a molecule scenario against the offline world: start the AWS emulator and the package mirror on a
+# Docker network of their own (tests/harness), export ECSA_* for molecule.yml, run molecule, tear down.
+#
+#   tests/molecule.sh [SCENARIO] [MOLECULE COMMAND...]     (default: default test)
+#   MOLECULE_DISTRO=debian11|debian12|debian13 (default debian12)
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+scenario=${1:-default}
+shift || true
+[ "$#" -gt 0 ] || set -- test
+
+export MOLECULE_DISTRO=${MOLECULE_DISTRO:-debian12}
+python=${PYTHON:-$repo/.venv/bin/python}
+bin=$(dirname "$python")
+export PATH="$bin:$PATH"
+name="mol-${scenario//_/-}-${MOLECULE_DISTRO}"
+
+cd "$repo"
+# The collection is importable as fleet.ecs_anywhere through this link (also made by `make venv`).
+link=build/collections/ansible_collections/fleet/ecs_anywhere
+if [ ! -e "$link" ]; then
+  mkdir -p "$(dirname "$link")"
+  ln -sfn ../../../.. "$link"
+fi
+tests/images/build.sh "$MOLECULE_DISTRO"
+
+trap '"$python" -m tests.harness down --name "$name"' EXIT
+"$python" -m tests.harness up --name "$name" >/dev/null
+# What molecule.yml and the scenario playbooks read: endpoints for the hosts and for the controller.
+eval "$("$python" -m tests.harness show --name "$name" --format env)"
+export ANSIBLE_COLLECTIONS_PATH="$repo/build/collections"
+
+start=$(date +%s)
+status=0
+molecule "$@" -s "$scenario" || status=$?
+echo "tests/molecule.sh: molecule $* -s $scenario on $MOLECULE_DISTRO: exit $status after $(( $(date +%s) - start ))s"
+exit "$status"
