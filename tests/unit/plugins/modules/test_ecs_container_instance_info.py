@@ -5,28 +5,16 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from unittest import mock
 
+import boto3
 import pytest
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import Stubber
 
-_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-_CANDIDATES = [
-    *os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep),
-    os.path.join(_REPO, "build", "collections"),
-]
-for _path in _CANDIDATES:
-    if _path and os.path.isdir(os.path.join(_path, "ansible_collections", "fleet")) and _path not in sys.path:
-        sys.path.insert(0, _path)
-
-import boto3  # noqa: E402
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
-from botocore.stub import Stubber  # noqa: E402
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper  # noqa: E402
-from ansible_collections.fleet.ecs_anywhere.plugins.modules import ecs_container_instance_info  # noqa: E402
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.fleet.ecs_anywhere.plugins.modules import ecs_container_instance_info
 
 CLUSTER = "edge"
 PREFIX = f"arn:aws:ecs:us-east-1:123456789012:container-instance/{CLUSTER}/"

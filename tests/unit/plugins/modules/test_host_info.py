@@ -9,24 +9,13 @@ import json
 import os
 import socket
 import stat
-import sys
 import threading
 import time
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
-_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-_CANDIDATES = [
-    *os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep),
-    os.path.join(_REPO, "build", "collections"),
-]
-for _path in _CANDIDATES:
-    if _path and os.path.isdir(os.path.join(_path, "ansible_collections", "fleet")) and _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
-
-from ansible_collections.fleet.ecs_anywhere.plugins.modules import host_info  # noqa: E402
+from ansible_collections.fleet.ecs_anywhere.plugins.modules import host_info
 
 MI = "mi-0123456789abcdef0"
 ARN = "arn:aws:ecs:us-east-1:123456789012:container-instance/edge/0f1e2d3c4b5a69788796a5b4c3d2e1f0"
