@@ -36,7 +36,9 @@ ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z0-9\-_/.]{1,128}$")
 ATTRIBUTE_VALUE_RE = re.compile(r"^[A-Za-z0-9\-_./\\@: ]{1,128}$")
 MANAGED_INSTANCE_ID_RE = re.compile(r"^mi-[0-9a-f]{17}$")
 # Attributes under this prefix are set by ECS and the agent; the modules never write or purge them.
-RESERVED_ATTRIBUTE_PREFIX = "ecs."
+# The agent owns both namespaces: ecs.* (os type, architecture, external) and the capability attributes it
+# reports as com.amazonaws.ecs.capability.*; neither counts towards the 10 custom attributes.
+RESERVED_ATTRIBUTE_PREFIXES = ("ecs.", "com.amazonaws.ecs.")
 
 # Container instance states from which UpdateContainerInstancesState accepts a change.
 UPDATABLE_STATUSES = ("ACTIVE", "DRAINING")
@@ -56,8 +58,8 @@ def _raise(e, message):
 
 
 def is_custom_attribute(name):
-    """:return: True for attributes that users own (anything outside the ``ecs.`` namespace)."""
-    return not name.startswith(RESERVED_ATTRIBUTE_PREFIX)
+    """:return: True for attributes that users own (anything outside the agent's namespaces)."""
+    return not name.startswith(RESERVED_ATTRIBUTE_PREFIXES)
 
 
 def validate_managed_instance_id(value):
@@ -115,7 +117,8 @@ def validate_attributes(attributes):
             )
         elif not is_custom_attribute(name):
             errors.append(
-                f"attributes name {name!r} is in the reserved 'ecs.' namespace; only custom attributes can be set"
+                f"attributes name {name!r} is in the agent's reserved namespaces ('ecs.', 'com.amazonaws.ecs.'); "
+                "only custom attributes can be set"
             )
         if value is None:
             continue

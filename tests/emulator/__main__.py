@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # moto builds some self-referencing URLs from MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)
+    # AWS accounts have the managed policies (AmazonSSMManagedInstanceCore, ...) that the ECS Anywhere role attaches.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     threads = [threading.Thread(target=s.serve_forever, name=f"emu-{s.host}", daemon=True) for s in servers]
     for thread in threads:
         thread.start()

@@ -168,6 +168,15 @@ def test_normalize_keeps_custom_attributes_dict_and_raw_list():
     assert result["agent_connected"] is True
 
 
+def test_agent_capability_attributes_are_not_custom():
+    """A real registration carries dozens of com.amazonaws.ecs.capability.* attributes; they are the agent's."""
+    raw = [{"name": f"com.amazonaws.ecs.capability.docker-remote-api.1.{n}"} for n in range(17, 44)]
+    raw += [{"name": "ecs.capability.external"}, {"name": "site", "value": "lyon"}]
+    result = ecs.normalize_container_instance({"containerInstanceArn": "a", "attributes": raw})
+    assert result["attributes"] == {"site": "lyon"}
+    assert ecs.validate_attributes({"com.amazonaws.ecs.capability.x": "y"})
+
+
 class FakeClock:
     def __init__(self):
         self.now = 0.0
