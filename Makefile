@@ -106,7 +106,11 @@ test-distros: venv images agents
 
 .PHONY: e2e
 e2e: venv docker image-debian12 agents
-	$(BIN)/python -m pytest -q tests/e2e
+	$(BIN)/python -m pytest -q tests/e2e/test_lifecycle.py
+
+.PHONY: e2e-faults
+e2e-faults: venv docker image-debian12 agents
+	$(BIN)/python -m pytest -q tests/e2e/test_playbook_faults.py
 
 # ---------------------------------------------------------------- the main job
 .PHONY: demo

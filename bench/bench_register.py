@@ -1,0 +1,107 @@
+"""Benchmark of fleet.ecs_anywhere.register for 1, 2 and 4 fresh hosts against the offline world.
+
+For each batch size: wall time of `ansible-playbook fleet.ecs_anywhere.register --limit <fresh hosts>` and the AWS
+calls it caused, counted by the emulator (/_emu/stats). Goals: 4 hosts in at most 2x the time of one host; exactly
+one CreateActivation and one DeleteActivation per run; no per-host tag or attribute call (they are set at
+registration: activation tags, ECS_INSTANCE_ATTRIBUTES, ECS_CONTAINER_INSTANCE_TAGS).
+
+    .venv/bin/python -m bench.bench_register [--sizes 1 2 4] [--out build/bench/register.json] [--keep]
+
+All batches share one world with sum(sizes) identical hosts, so every run registers hosts that are fresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import Fleet
+from tests.e2e.conftest import diff_stats
+from tests.e2e.conftest import world_down
+from tests.e2e.conftest import world_up
+from tests.e2e.conftest import write_calls
+
+PER_HOST_TAGGING = ("ecs:PutAttributes", "ecs:DeleteAttributes", "ecs:TagResource", "ssm:AddTagsToResource")
+
+
+def bench(sizes: list[int], name: str, keep: bool) -> dict:
+    world = world_up(name, hosts=sum(sizes))
+    try:
+        fleet = Fleet(world, Path(tempfile.mkdtemp(prefix="bench-register-")), cluster="bench")
+        prereq = fleet.run("prerequisites")
+        if prereq.rc != 0:
+            raise SystemExit(f"prerequisites failed:\n{prereq.output[-4000:]}")
+        results = []
+        offset = 0
+        for size in sizes:
+            hosts = world.hosts[offset : offset + size]
+            offset += size
+            before = fleet.stats()
+            start = time.monotonic()
+            run = fleet.run("register", limit=",".join(hosts))
+            seconds = time.monotonic() - start
+            calls = diff_stats(before, fleet.stats())
+            writes = write_calls(calls)
+            entries = fleet.entries()
+            results.append(
+                {
+                    "hosts": size,
+                    "rc": run.rc,
+                    "wall_seconds": round(seconds, 1),
+                    "registered_active": sum(
+                        1
+                        for h in hosts
+                        if entries.get(h, {}).get("status") == "ACTIVE" and entries[h]["agent_connected"]
+                    ),
+                    "create_activation": calls.get("ssm:CreateActivation", 0),
+                    "delete_activation": calls.get("ssm:DeleteActivation", 0),
+                    "per_host_tag_or_attribute_calls": sum(calls.get(c, 0) for c in PER_HOST_TAGGING),
+                    "controller_write_calls": writes,
+                    "all_calls": dict(sorted(calls.items())),
+                }
+            )
+            print(json.dumps(results[-1]), file=sys.stderr)
+        one = next((r for r in results if r["hosts"] == 1), None)
+        four = next((r for r in results if r["hosts"] == 4), None)
+        ratio = round(four["wall_seconds"] / one["wall_seconds"], 2) if one and four else None
+        return {
+            "benchmark": "register",
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+            "runs": results,
+            "ratio_4_to_1": ratio,
+            "goals": {
+                "ratio_4_to_1_at_most_2": ratio is not None and ratio <= 2,
+                "one_create_and_one_delete_activation_per_run": all(
+                    r["create_activation"] == 1 and r["delete_activation"] == 1 for r in results
+                ),
+                "no_per_host_tag_or_attribute_calls": all(r["per_host_tag_or_attribute_calls"] == 0 for r in results),
+                "all_hosts_active": all(r["rc"] == 0 and r["registered_active"] == r["hosts"] for r in results),
+            },
+        }
+    finally:
+        if not keep:
+            world_down(name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--name", default="bench-register")
+    parser.add_argument("--out", type=Path, default=Path("build/bench/register.json"))
+    parser.add_argument("--keep", action="store_true", help="leave the world up")
+    args = parser.parse_args()
+    result = bench(args.sizes, args.name, args.keep)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if all(result["goals"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Fixtures of the end-to-end tests: an offline world (emulator, mirror, systemd hosts) and a playbook runner.
+
+The playbooks run exactly as a user runs them, `ansible-playbook fleet.ecs_anywhere.<name>` against a generated
+inventory, with the controller pointed at the emulator through AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import harness
+from tests.demo import inventory
+
+REPO = harness.REPO
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+    r"failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
+    re.M,
+)
+
+
+def _clean_state_file(name: str) -> None:
+    """harness.load() rejects the derived keys that harness._save() writes; keep only the World fields."""
+    path = harness.STATE_DIR / f"{name}.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        fields = {f.name for f in dataclasses.fields(harness.World)}
+        path.write_text(json.dumps({k: v for k, v in data.items() if k in fields}))
+
+
+def world_up(name: str, hosts: int, host_prefix: str | None = None) -> harness.World:
+    # AWS managed policies (AmazonSSMManagedInstanceCore, ...) exist in moto only when asked for; the emulator
+    # inherits this environment.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    _clean_state_file(name)
+    return harness.up(name, hosts=hosts, host_prefix=host_prefix)
+
+
+def world_down(name: str) -> None:
+    _clean_state_file(name)
+    harness.down(name, quiet=True)
+
+
+@dataclasses.dataclass
+class PlaybookRun:
+    rc: int
+    output: str
+    seconds: float
+
+    @property
+    def recap(self) -> dict[str, dict[str, int]]:
+        """Per-host totals of the last PLAY RECAP."""
+        tail = self.output[self.output.rfind("PLAY RECAP") :]
+        return {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP.finditer(tail)}
+
+    @property
+    def changed(self) -> int:
+        return sum(h["changed"] for h in self.recap.values())
+
+
+class Fleet:
+    """One world plus its inventory and report, and helpers to drive and inspect it."""
+
+    def __init__(self, world: harness.World, workdir: Path, cluster: str = "e2e", **inventory_kwargs) -> None:
+        self.world = world
+        self.workdir = workdir
+        self.cluster = cluster
+        self.report_base = workdir / "fleet"
+        self.inventory = inventory.write(
+            world, workdir / "inventory.yml", cluster=cluster, report_path=self.report_base, **inventory_kwargs
+        )
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.world.controller_env())
+        env.update(
+            ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"),
+            ANSIBLE_CONFIG=str(REPO / "tests" / "ansible.cfg"),
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_NOCOLOR="1",
+            PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+        )
+        return env
+
+    def command(self, playbook: str, *args: str, extra_vars: dict | None = None, limit: str | None = None) -> list[str]:
+        cmd = [str(ANSIBLE_PLAYBOOK), "-i", str(self.inventory), f"fleet.ecs_anywhere.{playbook}", *args]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        if limit:
+            cmd += ["--limit", limit]
+        return cmd
+
+    def run(self, playbook: str, *args: str, extra_vars: dict | None = None, limit: str | None = None,
+            timeout: float = 1800) -> PlaybookRun:  # fmt: skip
+        start = time.monotonic()
+        proc = subprocess.run(
+            self.command(playbook, *args, extra_vars=extra_vars, limit=limit),
+            cwd=self.workdir, env=self.env(), text=True, capture_output=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        output = proc.stdout + proc.stderr
+        log = self.workdir / f"{playbook}-{int(time.time() * 1000)}.log"
+        log.write_text(output)
+        return PlaybookRun(proc.returncode, output, time.monotonic() - start)
+
+    def start(self, playbook: str, *args: str, extra_vars: dict | None = None,
+              limit: str | None = None) -> subprocess.Popen:  # fmt: skip
+        """Start a playbook in its own process group (so that it can be interrupted like Ctrl-C)."""
+        log = open(self.workdir / f"{playbook}-interrupted.log", "w")  # noqa: SIM115 - handed to the child
+        return subprocess.Popen(
+            self.command(playbook, *args, extra_vars=extra_vars, limit=limit),
+            cwd=self.workdir, env=self.env(), text=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    @staticmethod
+    def interrupt(proc: subprocess.Popen) -> None:
+        """Ctrl-C twice (as an impatient operator), then make sure the whole process group is gone."""
+        for _ in range(2):
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                break
+            time.sleep(1)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+    # ------------------------------------------------------------------ emulator views
+    def emu(self, method: str, path: str, body: dict | list | None = None) -> dict:
+        return harness.emulator(self.world, method, path, body)
+
+    def stats(self) -> dict[str, int]:
+        return self.emu("GET", "/_emu/stats")
+
+    def state(self) -> dict:
+        return self.emu("GET", "/_emu/state")
+
+    def managed_instances(self) -> list[dict]:
+        return [mi for region in self.state()["ssm"] for mi in region["instances"]]
+
+    def activations(self) -> list[dict]:
+        return [a for region in self.state()["ssm"] for a in region["activations"]]
+
+    def container_instances(self, status: str | None = None) -> list[dict]:
+        found = []
+        for cluster in self.state()["ecs"]:
+            for ci in cluster["containerInstances"]:
+                if status is None or ci.get("status") == status:
+                    found.append({**ci, "cluster": cluster["cluster"]})
+        return found
+
+    # ------------------------------------------------------------------ hosts and report
+    def report(self) -> dict:
+        return json.loads(self.report_base.with_suffix(".json").read_text())
+
+    def entries(self) -> dict[str, dict]:
+        return {h["host"]: h for h in self.report()["hosts"]}
+
+    def host(self, container: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
+        return harness.host_exec(container, script, check=check)
+
+
+def write_calls(stats: dict[str, int]) -> dict[str, int]:
+    """The AWS calls that change something (as counted by the emulator), agents' own calls left out."""
+    agent_calls = {"ssm:RegisterManagedInstance", "ssm:UpdateInstanceInformation", "ecs:RegisterContainerInstance"}
+    prefixes = (
+        "Create",
+        "Delete",
+        "Deregister",
+        "Register",
+        "Put",
+        "Tag",
+        "Untag",
+        "Add",
+        "Remove",
+        "Update",
+        "Attach",
+    )
+    return {
+        key: count
+        for key, count in stats.items()
+        if key.split(":", 1)[1].startswith(prefixes) and key not in agent_calls
+    }
+
+
+def diff_stats(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {
+        k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after) if after.get(k, 0) != before.get(k, 0)
+    }
+
+
+@pytest.fixture(scope="module")
+def fleet_factory() -> Iterator:
+    """Create worlds for a test module and tear them all down at its end (logs stay in build/e2e/<name>)."""
+    names: list[str] = []
+
+    def make(name: str, hosts: int, **kwargs) -> Fleet:
+        names.append(name)
+        world = world_up(name, hosts)
+        workdir = harness.BUILD / "e2e" / name
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        return Fleet(world, workdir, **kwargs)
+
+    yield make
+    if os.environ.get("ECSA_KEEP_WORLD") != "1":
+        for name in names:
+            world_down(name)

@@ -1,0 +1,159 @@
+"""The whole lifecycle of a two-host fleet through the collection's playbooks, against the offline world.
+
+register -> rerun (nothing to do) -> update_agents (ecs-init 1.105.1-1 -> 1.106.0-1, one host at a time)
+-> move_cluster (one host) -> deregister (both), then nothing may be left in the emulator or on the hosts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.demo import inventory
+
+from .conftest import diff_stats
+from .conftest import write_calls
+
+OLD, NEW = "1.105.1-1", "1.106.0-1"
+NEW_AGENT = "1.106.0"
+INTROSPECT = 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:51678/v1/metadata").read().decode())'
+CLUSTER, OTHER = "e2e", "e2e-moved"
+
+
+@pytest.fixture(scope="module")
+def fleet(fleet_factory):
+    return fleet_factory("e2e-life", hosts=2, cluster=CLUSTER, ecs_version=OLD)
+
+
+def _show(run) -> str:
+    return run.output[-6000:]
+
+
+def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
+    host1, host2 = fleet.world.hosts
+    durations = {}
+
+    # ---------------------------------------------------------------- prerequisites
+    run = fleet.run("prerequisites", extra_vars={"ecs_anywhere_clusters": [CLUSTER, OTHER]})
+    assert run.rc == 0, _show(run)
+    durations["prerequisites"] = run.seconds
+
+    # ---------------------------------------------------------------- register
+    before = fleet.stats()
+    run = fleet.run("register")
+    durations["register"] = run.seconds
+    assert run.rc == 0, _show(run)
+    calls = diff_stats(before, fleet.stats())
+    assert calls.get("ssm:CreateActivation") == 1, calls
+    assert calls.get("ssm:DeleteActivation") == 1, calls
+    # Attributes and tags were set at registration: no per-host tagging or attribute call from the controller.
+    for call in ("ecs:PutAttributes", "ecs:TagResource", "ssm:AddTagsToResource"):
+        assert call not in calls, calls
+    assert fleet.activations() == [], "the activation of the batch must be deleted"
+
+    entries = fleet.entries()
+    assert set(entries) == {host1, host2}
+    mi_ids = {}
+    for host in (host1, host2):
+        entry = entries[host]
+        assert entry["result"] == "ok", entry
+        assert entry["status"] == "ACTIVE" and entry["agent_connected"] is True, entry
+        assert entry["managed_instance_id"].startswith("mi-"), entry
+        assert entry["cluster"] == CLUSTER
+        assert entry["attributes"] == {"site": "lab", "rack": "r1"}, entry
+        assert entry["tags"] == {"team": "platform", "env": "demo"}, entry
+        assert entry["versions"]["ecs_init"] == OLD, entry
+        assert any("registered" in change for change in entry["changes"]), entry
+        mi_ids[host] = entry["managed_instance_id"]
+    managed = {mi["InstanceId"]: mi for mi in fleet.managed_instances()}
+    assert set(managed) == set(mi_ids.values())
+    for mi in managed.values():
+        assert mi["Tags"].get("team") == "platform" and mi["Tags"].get("env") == "demo", mi
+    active = fleet.container_instances("ACTIVE")
+    assert sorted(ci["ec2InstanceId"] for ci in active) == sorted(mi_ids.values())
+    markdown = fleet.report_base.with_suffix(".md").read_text()
+    assert all(mi in markdown for mi in mi_ids.values())
+
+    # ---------------------------------------------------------------- rerun: nothing to do
+    before = fleet.stats()
+    run = fleet.run("register")
+    durations["register (rerun)"] = run.seconds
+    assert run.rc == 0, _show(run)
+    assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
+    calls = diff_stats(before, fleet.stats())
+    assert "ssm:CreateActivation" not in calls, calls
+    assert write_calls(calls) == {}, write_calls(calls)
+    assert {h: e["managed_instance_id"] for h, e in fleet.entries().items()} == mi_ids
+    assert all(e["changes"] == [] for e in fleet.entries().values())
+
+    # ---------------------------------------------------------------- rolling agent update
+    run = fleet.run("update_agents", extra_vars={"ecs_anywhere_ecs_version": NEW})
+    durations["update_agents"] = run.seconds
+    assert run.rc == 0, _show(run)
+    entries = fleet.entries()
+    for host in (host1, host2):
+        entry = entries[host]
+        assert entry["result"] == "ok", entry
+        assert entry["versions"]["ecs_init"] == NEW, entry
+        assert entry["versions"]["ecs_agent"] == NEW_AGENT, entry
+        assert entry["status"] == "ACTIVE" and entry["agent_connected"] is True, entry
+        assert f"amazon-ecs-init {OLD} -> {NEW}" in entry["changes"], entry
+        assert fleet.host(host, "dpkg-query -W -f '${Version}' amazon-ecs-init").stdout == NEW
+        metadata = fleet.host(host, f"python3 -c '{INTROSPECT}'", check=False).stdout
+        assert f"v{NEW_AGENT} " in metadata, metadata
+    # One host at a time: the second host's drain starts after the first host is back to ACTIVE.
+    first, second = sorted((entries[h]["timing"] for h in (host1, host2)), key=lambda t: t["started"])
+    assert first["finished"] <= second["started"], (first, second)
+    versions = {ci["ec2InstanceId"]: ci["versionInfo"]["agentVersion"] for ci in fleet.container_instances("ACTIVE")}
+    assert versions == {mi: NEW_AGENT for mi in mi_ids.values()}
+
+    # Rerunning the update has nothing to do.
+    run = fleet.run("update_agents", extra_vars={"ecs_anywhere_ecs_version": NEW})
+    assert run.rc == 0, _show(run)
+    assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
+
+    # From now on the inventory carries the new version (as an operator would after a roll-out).
+    inventory.write(fleet.world, fleet.inventory, cluster=CLUSTER, report_path=fleet.report_base, ecs_version=NEW)
+
+    # ---------------------------------------------------------------- move one host to another cluster
+    run = fleet.run("move_cluster", limit=host1, extra_vars={"ecs_anywhere_cluster": OTHER})
+    durations["move_cluster"] = run.seconds
+    assert run.rc == 0, _show(run)
+    by_cluster = {}
+    for ci in fleet.container_instances():
+        by_cluster.setdefault((ci["cluster"], ci["status"]), []).append(ci["ec2InstanceId"])
+    assert by_cluster.get((OTHER, "ACTIVE")) == [mi_ids[host1]], by_cluster
+    assert by_cluster.get((CLUSTER, "ACTIVE")) == [mi_ids[host2]], by_cluster
+    assert mi_ids[host1] in by_cluster.get((CLUSTER, "INACTIVE"), []), by_cluster
+    # The SSM registration stayed.
+    assert {mi["InstanceId"] for mi in fleet.managed_instances()} == set(mi_ids.values())
+    entry = fleet.entries()[host1]
+    assert entry["cluster"] == OTHER and entry["status"] == "ACTIVE" and entry["agent_connected"], entry
+    assert entry["managed_instance_id"] == mi_ids[host1]
+    assert f"ECS_CLUSTER={OTHER}" in fleet.host(host1, "cat /etc/ecs/ecs.config").stdout
+
+    # ---------------------------------------------------------------- deregister both
+    run = fleet.run("deregister")
+    durations["deregister"] = run.seconds
+    assert run.rc == 0, _show(run)
+    assert fleet.managed_instances() == [], fleet.managed_instances()
+    assert [ci for ci in fleet.container_instances() if ci["status"] != "INACTIVE"] == []
+    assert fleet.activations() == []
+    for host in (host1, host2):
+        entry = fleet.entries()[host]
+        assert entry["result"] == "ok" and entry["status"] == "DEREGISTERED", entry
+        leftovers = fleet.host(
+            host,
+            "ls -d /var/lib/ecs /etc/ecs /var/lib/amazon/ssm /var/log/ecs /var/log/amazon/ssm 2>/dev/null; "
+            "dpkg-query -W -f '${Package} ${Status}\\n' amazon-ecs-init amazon-ssm-agent 2>/dev/null"
+            " | grep ' installed'; "
+            "systemctl is-active ecs amazon-ssm-agent",
+            check=False,
+        ).stdout
+        assert "/var/lib" not in leftovers and "/etc/ecs" not in leftovers and " installed" not in leftovers, leftovers
+        assert "active\n" not in leftovers.replace("inactive", ""), leftovers
+
+    # Deregistering again is a no-op.
+    run = fleet.run("deregister")
+    assert run.rc == 0, _show(run)
+    assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
+    print("lifecycle durations (s):", {k: round(v, 1) for k, v in durations.items()})

@@ -1,0 +1,149 @@
+"""Bad input and faults around the register playbook, against the offline world (four hosts).
+
+Order matters (one world for the module): the clear stops come first (nothing may be touched), then a run with
+one host unreachable, a throttled run that brings that host in, and an interrupted run on a fourth host.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import harness
+
+from .conftest import diff_stats
+
+CLUSTER = "faults"
+# Controller-side calls of the register playbook; the stand-in agents' own calls are left alone. IAM is left out:
+# the emulator answers injected faults in JSON, which botocore cannot parse for IAM's query (XML) protocol.
+CONTROLLER_ACTIONS = [
+    "ssm:*Activation*",
+    "ssm:DescribeInstanceInformation",
+    "ssm:ListTagsForResource",
+    "ecs:Describe*",
+    "ecs:List*",
+]
+UNTOUCHED = "test -e /var/lib/amazon/ssm || test -e /etc/ecs || dpkg-query -W amazon-ssm-agent >/dev/null 2>&1"
+
+
+@pytest.fixture(scope="module")
+def fleet(fleet_factory):
+    fleet = fleet_factory("e2e-faults", hosts=4, cluster=CLUSTER)
+    run = fleet.run("prerequisites")
+    assert run.rc == 0, run.output[-4000:]
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def first_three(fleet):
+    return ",".join(fleet.world.hosts[:3])
+
+
+def _assert_untouched(fleet, run, before):
+    calls = diff_stats(before, fleet.stats())
+    assert not [c for c in calls if c.startswith("ssm:") and "Activation" in c and not c.startswith("ssm:Describe")], (
+        calls
+    )
+    assert "ssm:RegisterManagedInstance" not in calls, calls
+    assert "TASK [Read the state of the host]" not in run.output, "a host was contacted"
+    for host in fleet.world.hosts:
+        assert fleet.host(host, UNTOUCHED, check=False).returncode != 0, f"{host} was changed"
+
+
+def test_missing_cluster_stops_before_any_host(fleet, first_three):
+    before = fleet.stats()
+    run = fleet.run("register", limit=first_three, extra_vars={"ecs_anywhere_cluster": "no-such-cluster"})
+    assert run.rc != 0
+    assert "Unable to find ECS cluster no-such-cluster" in run.output, run.output[-4000:]
+    _assert_untouched(fleet, run, before)
+
+
+def test_missing_iam_role_stops_before_any_host(fleet, first_three):
+    before = fleet.stats()
+    run = fleet.run("register", limit=first_three, extra_vars={"ecs_anywhere_iam_role": "noSuchRole"})
+    assert run.rc != 0
+    assert "IAM role noSuchRole does not exist" in run.output, run.output[-4000:]
+    assert "fleet.ecs_anywhere.prerequisites" in run.output
+    _assert_untouched(fleet, run, before)
+
+
+def test_one_unreachable_host_does_not_stop_the_others(fleet, first_three):
+    host1, host2, host3 = fleet.world.hosts[:3]
+    harness.docker("stop", "-t", "1", host3)
+    before = fleet.stats()
+    run = fleet.run("register", limit=first_three)
+    assert run.rc != 0, "a failed host must fail the run"
+    calls = diff_stats(before, fleet.stats())
+    assert calls.get("ssm:CreateActivation") == 1 and calls.get("ssm:DeleteActivation") == 1, calls
+    assert fleet.activations() == [], "the activation must be deleted although a host failed"
+
+    report = fleet.report()
+    assert report["activation"]["registration_limit"] == 2, report["activation"]
+    assert report["activation"]["deleted"] is True
+    assert report["summary"]["failed_hosts"] == [host3], report["summary"]
+    entries = fleet.entries()
+    for host in (host1, host2):
+        assert entries[host]["result"] == "ok" and entries[host]["status"] == "ACTIVE", entries[host]
+        assert entries[host]["agent_connected"] is True
+    assert entries[host3]["result"] == "unreachable", entries[host3]
+    assert entries[host3]["status"] == "UNREACHABLE"
+    assert host3 in fleet.report_base.with_suffix(".md").read_text().split("Failed hosts:")[1]
+    assert len(fleet.managed_instances()) == 2
+
+
+def test_throttled_emulator_run_still_succeeds(fleet, first_three):
+    host3 = fleet.world.hosts[2]
+    harness.docker("start", host3)
+    harness.wait_systemd(host3)
+    rules = [
+        {"action": action, "code": "ThrottlingException", "status": 400, "rate": 0.5, "count": 6,
+         "message": "Rate exceeded"}
+        for action in CONTROLLER_ACTIONS
+    ]  # fmt: skip
+    injected = sum(rule["count"] for rule in rules)
+    fleet.emu("POST", "/_emu/faults", rules)
+    try:
+        run = fleet.run("register", limit=first_three)
+        remaining = sum(f["remaining"] for f in fleet.emu("GET", "/_emu/faults")["faults"])
+    finally:
+        fleet.emu("DELETE", "/_emu/faults")
+    assert injected - remaining >= 5, f"only {injected - remaining} throttling errors fired"
+    assert run.rc == 0, run.output[-6000:]
+    entries = fleet.entries()
+    assert all(entries[h]["result"] == "ok" and entries[h]["status"] == "ACTIVE" for h in fleet.world.hosts[:3])
+    assert fleet.activations() == []
+    assert len(fleet.managed_instances()) == 3
+
+
+def test_rerun_after_interrupted_register_converges(fleet):
+    host4 = fleet.world.hosts[3]
+    known = {mi["InstanceId"] for mi in fleet.managed_instances()}
+    proc = fleet.start("register", limit=host4)
+    new: set[str] = set()
+    deadline = time.monotonic() + 900
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            new = {mi["InstanceId"] for mi in fleet.managed_instances()} - known
+            if new:
+                break
+            time.sleep(0.5)
+    finally:
+        fleet.interrupt(proc)
+    assert len(new) == 1, "the interrupted run did not get as far as the SSM registration"
+    assert proc.returncode != 0, "the run was supposed to be interrupted"
+    (mi_id,) = new
+    assert mi_id in fleet.host(host4, "cat /var/lib/amazon/ssm/registration", check=False).stdout
+
+    before = fleet.stats()
+    run = fleet.run("register", limit=host4)
+    assert run.rc == 0, run.output[-6000:]
+    # The host is registered with SSM already: no activation, and no second managed instance.
+    assert "ssm:CreateActivation" not in diff_stats(before, fleet.stats())
+    assert {mi["InstanceId"] for mi in fleet.managed_instances()} - known == {mi_id}
+    entry = fleet.entries()[host4]
+    assert entry["result"] == "ok" and entry["status"] == "ACTIVE" and entry["managed_instance_id"] == mi_id, entry
+    assert [ci["ec2InstanceId"] for ci in fleet.container_instances("ACTIVE")].count(mi_id) == 1
+    # What the interrupted run could not clean up: its activation, used once, expiring within the hour.
+    leftovers = fleet.activations()
+    assert len(leftovers) <= 1 and all(a["RegistrationsCount"] == 1 for a in leftovers), leftovers
