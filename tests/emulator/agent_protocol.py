@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import boto3
+import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -200,16 +202,23 @@ def ecs_client(endpoint: str, creds: RoleCredentials, region: str = "us-east-1")
     return _ecs_client(endpoint, creds.access_key, creds.secret_key, creds.session_token, region)
 
 
+_CLIENT_SESSION = botocore.session.get_session()
+_CLIENT_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=64)
 def _ecs_client(endpoint: str, access_key: str, secret_key: str, session_token: str, region: str):
-    # boto3 clients are expensive to build and safe to reuse; benchmarks call this in loops.
-    session = boto3.Session(
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        aws_session_token=session_token,
-        region_name=region,
-    )
-    return session.client("ecs", endpoint_url=endpoint)
+    # Every host has its own credentials, but the service model only needs loading once: one botocore session
+    # (not thread-safe, hence the lock) makes all the clients, which benchmarks build by the thousand.
+    with _CLIENT_LOCK:
+        return _CLIENT_SESSION.create_client(
+            "ecs",
+            region_name=region,
+            endpoint_url=endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=session_token,
+        )
 
 
 def register_container_instance(
