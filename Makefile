@@ -122,5 +122,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test integration proving molecule
+test: lint sanity build-test units emulator-tests agents-test integration proving molecule e2e
 	@echo "make test: all suites passed"
