@@ -100,6 +100,14 @@ proving: venv docker image-debian12 agents
 molecule: venv docker image-debian12 agents
 	for distro in $(MOLECULE_DISTROS); do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done
 
+.PHONY: molecule-two-hosts
+molecule-two-hosts: venv docker image-debian12 agents
+	MOLECULE_DISTRO=debian12 tests/molecule.sh two_hosts
+
+.PHONY: role-faults
+role-faults: venv docker image-debian12 agents
+	$(BIN)/python -m pytest -q tests/roles/test_role_faults.py
+
 .PHONY: test-distros
 test-distros: venv images agents
 	for distro in debian11 debian13; do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done

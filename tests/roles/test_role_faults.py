@@ -1,0 +1,255 @@
+"""Bad input and faults of the host roles, each failing with a clear message (issue 4).
+
+Drives ansible-playbook against one systemd host container on a harness world (emulator + mirror). The
+argument and preflight failures, the missing engine and a package whose signature does not match (served by a
+second mirror) run first on the fresh host; the registration faults follow on the same host, which is then
+fixed and must converge without a second managed instance, and finally refuses, then performs, a cluster move.
+
+Run: .venv/bin/python -m pytest -q tests/roles/test_role_faults.py   (needs Docker, make agents, make images)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests import harness  # noqa: E402
+from tests.emulator import agent_protocol  # noqa: E402
+
+REGION = "us-east-1"
+CLUSTER = "faults"
+PLAYBOOK = """
+- name: Apply a role of the collection
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Run the role under test
+      ansible.builtin.include_role:
+        name: "fleet.ecs_anywhere.{{ role_under_test | default('external_instance') }}"
+"""
+
+
+@pytest.fixture(scope="module")
+def world():
+    name = "faults"
+    w = harness.up(name)
+    harness.ensure_images("debian12")
+    yield w
+    harness.down(name)
+
+
+@pytest.fixture(scope="module")
+def aws(world):
+    kwargs = dict(region_name=REGION, endpoint_url=world.emulator_local,
+                  aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - emulator dummy keys  # fmt: skip
+    clients = {"ssm": boto3.client("ssm", **kwargs), "ecs": boto3.client("ecs", **kwargs)}
+    clients["ecs"].create_cluster(clusterName=CLUSTER)
+    clients["ecs"].create_cluster(clusterName="other")
+    return clients
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="ecsa-faults-"))
+    path.chmod(0o700)
+    (path / "play.yml").write_text(PLAYBOOK)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def new_host(world, name: str) -> str:
+    host = harness.start_host(world, f"ecsa-faults-{name}", "debian12")
+    harness.wait_systemd(host)
+    return host
+
+
+@pytest.fixture(scope="module")
+def fresh_host(world):
+    host = new_host(world, "fresh")
+    yield host
+    subprocess.run(["docker", "rm", "-f", host], capture_output=True, check=False)
+
+
+def base_vars(world) -> dict:
+    return {
+        "ecs_anywhere_region": REGION,
+        "ecs_anywhere_cluster": CLUSTER,
+        "ecs_anywhere_ssm_endpoint": world.emulator_for_hosts,
+        "ecs_anywhere_ecs_endpoint": world.emulator_for_hosts,
+        "ecs_anywhere_package_base_url": world.mirror_for_hosts,
+        "ecs_anywhere_signing_keys": [Path(world.signing_key).read_text()],
+        "ecs_anywhere_ecs_wait_delay": 1,
+        "ecs_anywhere_ecs_wait_retries": 60,
+    }
+
+
+def play(world, workdir: Path, host: str, variables: dict, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    data = {k: v for k, v in variables.items() if k not in drop}
+    vars_file = workdir / "vars.json"
+    vars_file.write_text(json.dumps(data))
+    vars_file.chmod(0o600)
+    env = dict(os.environ)
+    env.update(world.controller_env())
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / "build" / "collections")
+    env["ANSIBLE_CONFIG"] = str(REPO / "tests" / "ansible.cfg")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", f"{host},", "-c", "community.docker.docker",
+           "-e", f"@{vars_file}", str(workdir / "play.yml")]  # fmt: skip
+    return subprocess.run(cmd, check=False, text=True, capture_output=True, env=env, timeout=1200)
+
+
+def failed_with(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, out[-3000:]
+    for fragment in fragments:
+        assert fragment in out, f"{fragment!r} not in: {out[-3000:]}"
+
+
+def activation(aws, limit: int = 1, **extra) -> tuple[str, str]:
+    created = aws["ssm"].create_activation(IamRole="ECSAnywhereRole", RegistrationLimit=limit, **extra)
+    return created["ActivationId"], created["ActivationCode"]
+
+
+def instances_of(aws, activation_id: str) -> list[dict]:
+    return aws["ssm"].describe_instance_information(Filters=[{"Key": "ActivationIds", "Values": [activation_id]}])[
+        "InstanceInformationList"
+    ]
+
+
+# ------------------------------------------------------------------ input and preflight faults (no change on the host)
+
+
+@pytest.mark.parametrize("missing", ["ecs_anywhere_region", "ecs_anywhere_cluster"])
+def test_missing_required_variable(world, workdir, fresh_host, missing):
+    result = play(world, workdir, fresh_host, base_vars(world), drop=(missing,))
+    failed_with(result, "missing required arguments", missing)
+
+
+def test_missing_activation_on_unregistered_host(world, workdir, fresh_host):
+    result = play(world, workdir, fresh_host, base_vars(world))
+    failed_with(result, "not registered with Systems Manager", "ecs_anywhere_activation_id")
+
+
+def test_unreachable_mirror_and_endpoint(world, workdir, fresh_host):
+    variables = base_vars(world) | {
+        "ecs_anywhere_activation_id": "00000000-0000-0000-0000-000000000000",
+        "ecs_anywhere_activation_code": "x" * 20,
+        # A closed port on the test's own gateway.
+        "ecs_anywhere_package_base_url": f"http://{world.gateway}:9",
+        "ecs_anywhere_ecs_endpoint": f"http://{world.gateway}:9",
+    }
+    result = play(world, workdir, fresh_host, variables)
+    failed_with(result, "The host cannot reach", "ECS API at", "package downloads at")
+    assert "SSM API at" not in result.stdout
+
+
+def test_unsupported_distribution(world, workdir, fresh_host):
+    # The fresh host posing as Ubuntu for one run (preflight changes nothing), then Debian again.
+    harness.host_exec(fresh_host, "cp /etc/os-release /root/os-release.orig")
+    try:
+        harness.host_exec(fresh_host, "printf 'ID=ubuntu\\nID_LIKE=debian\\nNAME=Ubuntu\\nVERSION_ID=\"22.04\"\\n"
+                                      "VERSION_CODENAME=jammy\\n' > /etc/os-release")  # fmt: skip
+        result = play(world, workdir, fresh_host, base_vars(world))
+        failed_with(result, "Ubuntu 22.04", "is not yet supported by this release")
+    finally:
+        harness.host_exec(fresh_host, "cat /root/os-release.orig > /etc/os-release && rm /root/os-release.orig")
+
+
+def test_docker_none_without_engine(world, workdir, fresh_host):
+    variables = base_vars(world) | {"ecs_anywhere_docker_install_source": "none", "role_under_test": "docker"}
+    result = play(world, workdir, fresh_host, variables)
+    failed_with(result, "ecs_anywhere_docker_install_source is 'none' but no Docker engine")
+
+
+def test_bad_signature_in_mirror(world, workdir, fresh_host):
+    # A second mirror on the same gateway serving the packages with each other's signatures.
+    root = workdir / "bad-mirror"
+    shutil.copytree(REPO / "build" / "mirror", root)
+    ssm_dir = root / f"amazon-ssm-{REGION}" / "latest" / "debian_amd64"
+    ecs_sig = root / f"amazon-ecs-agent-{REGION}" / "amazon-ecs-init-latest.amd64.deb.asc"
+    shutil.copy(ecs_sig, ssm_dir / "amazon-ssm-agent.deb.sig")
+    port_file = workdir / "bad-mirror.port"
+    mirror = [sys.executable, "-m", "tests.agents.mirror", "--host", "127.0.0.1", "--host", world.gateway,
+              "--port", "0", "--port-file", str(port_file), "--root", str(root)]  # fmt: skip
+    proc = subprocess.Popen(mirror, cwd=REPO)
+    try:
+        for _ in range(100):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            subprocess.run(["sleep", "0.1"], check=True)
+        port = port_file.read_text().strip()
+        variables = base_vars(world) | {
+            "role_under_test": "ssm_agent",
+            "ecs_anywhere_package_base_url": f"http://{world.gateway}:{port}",
+            "ecs_anywhere_activation_id": "00000000-0000-0000-0000-000000000000",
+            "ecs_anywhere_activation_code": "x" * 20,
+        }
+        result = play(world, workdir, fresh_host, variables)
+        failed_with(result, "Refusing to install", "signature does not verify")
+        probe = harness.host_exec(fresh_host, "dpkg-query -W amazon-ssm-agent", check=False)
+        assert probe.returncode != 0, "the badly signed package was installed"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ registration faults, then the fix
+
+
+def test_registration_faults_then_fix_and_cluster_guard(world, workdir, aws, fresh_host):
+    # The host that went through every fault above: the fixed run must converge on it all the same.
+    host = fresh_host
+    variables = base_vars(world)
+    # The registration faults through the role that registers (the fixed run goes through external_instance).
+    ssm_only = variables | {"role_under_test": "ssm_agent"}
+
+    good_id, good_code = activation(aws)
+    wrong = ssm_only | {"ecs_anywhere_activation_id": good_id, "ecs_anywhere_activation_code": "W" * 20}
+    failed_with(play(world, workdir, host, wrong), "Unable to register the host", "InvalidActivation")
+
+    expired_id, expired_code = activation(aws)
+    harness.emulator(world, "POST", "/_emu/clock", {"advance_seconds": 25 * 3600})
+    good_id, good_code = activation(aws)  # created after the jump: still valid
+    expired = ssm_only | {"ecs_anywhere_activation_id": expired_id, "ecs_anywhere_activation_code": expired_code}
+    failed_with(play(world, workdir, host, expired), "Unable to register the host", "ActivationExpired")
+
+    used_id, used_code = activation(aws, limit=1)
+    agent_protocol.register(world.emulator_local, used_id, used_code)
+    exhausted = ssm_only | {"ecs_anywhere_activation_id": used_id, "ecs_anywhere_activation_code": used_code}
+    failed_with(play(world, workdir, host, exhausted), "Unable to register the host", "RegistrationLimitExceeded")
+
+    fixed = variables | {"ecs_anywhere_activation_id": good_id, "ecs_anywhere_activation_code": good_code}
+    result = play(world, workdir, host, fixed)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert len(instances_of(aws, good_id)) == 1
+    # The failed attempts registered nothing: the expired activation has no instance, the exhausted one only
+    # the instance that used it up.
+    assert instances_of(aws, expired_id) == []
+    assert len(instances_of(aws, used_id)) == 1
+    registration = json.loads(harness.host_exec(host, "cat /var/lib/amazon/ssm/registration").stdout)
+
+    moved = fixed | {"ecs_anywhere_cluster": "other"}
+    # The cluster guard through the role that holds it; the move itself through external_instance.
+    guarded = play(world, workdir, host, moved | {"role_under_test": "ecs_agent"})
+    failed_with(guarded, "registered as an ECS container instance", "in cluster 'faults'",
+                "ecs_anywhere_ecs_allow_cluster_change")  # fmt: skip
+
+    result = play(world, workdir, host, moved | {"ecs_anywhere_ecs_allow_cluster_change": True})
+    assert result.returncode == 0, result.stdout[-3000:]
+    listed = aws["ecs"].list_container_instances(
+        cluster="other", filter=f"ec2InstanceId == {registration['ManagedInstanceID']}"
+    )
+    assert len(listed["containerInstanceArns"]) == 1
+    # Same managed instance throughout: no second registration.
+    assert json.loads(harness.host_exec(host, "cat /var/lib/amazon/ssm/registration").stdout) == registration
+    assert len(instances_of(aws, good_id)) == 1
