@@ -337,13 +337,8 @@ def code_store_name(store, activation_id):
     return f"{store}{activation_id}" if code_store_is_prefix(store) else store
 
 
-def read_stored_code(client, store, activation_id):
-    """The code stored for ``activation_id``, or None when the store does not hold it.
-
-    The value is JSON ``{"activation_id": ..., "activation_code": ...}`` so a single-name store never
-    hands out the code of another activation.
-    """
-    name = code_store_name(store, activation_id)
+def _read_store(client, name):
+    """The JSON object stored under parameter ``name``, or None when it is missing or not ours."""
     with ssm_errors(f"Unable to read parameter {name}"):
         try:
             response = client.get_parameter(aws_retry=True, Name=name, WithDecryption=True)
@@ -353,23 +348,25 @@ def read_stored_code(client, store, activation_id):
         stored = json.loads(response["Parameter"]["Value"])
     except (ValueError, TypeError, KeyError):
         return None
-    if not isinstance(stored, dict) or stored.get("activation_id") != activation_id:
+    return stored if isinstance(stored, dict) else None
+
+
+def read_stored_code(client, store, activation_id):
+    """The code stored for ``activation_id``, or None when the store does not hold it.
+
+    The value is JSON ``{"activation_id": ..., "activation_code": ...}`` so a single-name store never
+    hands out the code of another activation.
+    """
+    stored = _read_store(client, code_store_name(store, activation_id))
+    if not stored or stored.get("activation_id") != activation_id:
         return None
     return stored.get("activation_code") or None
 
 
 def read_stored_activation_id(client, store):
     """For a single-name store: the activation id it currently holds, or None."""
-    with ssm_errors(f"Unable to read parameter {store}"):
-        try:
-            response = client.get_parameter(aws_retry=True, Name=store, WithDecryption=True)
-        except is_boto3_error_code("ParameterNotFound"):
-            return None
-    try:
-        stored = json.loads(response["Parameter"]["Value"])
-    except (ValueError, TypeError, KeyError):
-        return None
-    return stored.get("activation_id") if isinstance(stored, dict) else None
+    stored = _read_store(client, store)
+    return stored.get("activation_id") if stored else None
 
 
 def write_stored_code(client, store, activation_id, activation_code, kms_key_id=None):
