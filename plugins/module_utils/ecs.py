@@ -261,26 +261,26 @@ def _attribute_payload(arn, name, value=None, with_value=True):
     return attribute
 
 
-def put_attributes(client, cluster, arn, attributes):
-    """PutAttributes, 10 per call. ``attributes`` is a dict name -> value."""
-    items = [_attribute_payload(arn, n, v) for n, v in sorted(attributes.items())]
+def _in_batches(call, verb, cluster, arn, items):
+    """Send ``items`` to PutAttributes or DeleteAttributes, at most 10 a call (the API's limit)."""
     for start in range(0, len(items), MAX_ATTRIBUTES_PER_CALL):
         batch = items[start : start + MAX_ATTRIBUTES_PER_CALL]
         try:
-            client.put_attributes(cluster=cluster, attributes=batch, aws_retry=True)
+            call(cluster=cluster, attributes=batch, aws_retry=True)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            _raise(e, f"Unable to put attributes {', '.join(a['name'] for a in batch)} on container instance {arn}")
+            _raise(e, f"Unable to {verb} attributes {', '.join(a['name'] for a in batch)} on container instance {arn}")
+
+
+def put_attributes(client, cluster, arn, attributes):
+    """PutAttributes, 10 per call. ``attributes`` is a dict name -> value."""
+    items = [_attribute_payload(arn, n, v) for n, v in sorted(attributes.items())]
+    _in_batches(client.put_attributes, "put", cluster, arn, items)
 
 
 def delete_attributes(client, cluster, arn, names):
     """DeleteAttributes by name, 10 per call."""
     items = [_attribute_payload(arn, n, with_value=False) for n in sorted(names)]
-    for start in range(0, len(items), MAX_ATTRIBUTES_PER_CALL):
-        batch = items[start : start + MAX_ATTRIBUTES_PER_CALL]
-        try:
-            client.delete_attributes(cluster=cluster, attributes=batch, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            _raise(e, f"Unable to delete attributes {', '.join(a['name'] for a in batch)} on container instance {arn}")
+    _in_batches(client.delete_attributes, "delete", cluster, arn, items)
 
 
 def tag_resource(client, arn, tags):
