@@ -118,6 +118,18 @@ def ensure_agents() -> None:
     run(["make", "-C", str(REPO), "agents"], capture=False)
 
 
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy (returned), or fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 def _state_file(name: str) -> Path:
     return STATE_DIR / f"{name}.json"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
 import uuid
 
 import boto3
@@ -34,14 +33,7 @@ def sh(host: str, script: str, check: bool = True):
 
 
 def wait_for(what: str, probe, timeout: float = 120, interval: float = 2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+    return harness.wait_for(probe, timeout=timeout, interval=interval, what=what)
 
 
 @pytest.fixture(scope="module")

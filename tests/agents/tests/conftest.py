@@ -11,12 +11,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
+
+from tests import harness
 
 REPO = Path(__file__).resolve().parents[3]
 SRC = REPO / "tests" / "agents" / "src"
@@ -41,14 +42,8 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+# One polling helper for all the tests; test modules import it from here.
+wait_for = harness.wait_for
 
 
 # --------------------------------------------------------------------------------------------- emulator
