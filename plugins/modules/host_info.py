@@ -9,7 +9,7 @@ module: host_info
 version_added: 0.1.0
 short_description: Report the ECS Anywhere state of a managed host, without secrets
 description:
-  - Runs on the managed host and makes no AWS call. Reports what the host itself knows about its SSM and ECS
+  - Runs on the managed host and makes no AWS API call. Reports what the host itself knows about its SSM and ECS
     registration, so that playbooks can decide whether to register, repair or clean up a host.
   - SSM registration (managed instance id and region) from C(/var/lib/amazon/ssm/registration), falling back to the
     C(instanceID) and C(region) fields of the SSM vault entry C(/var/lib/amazon/ssm/Vault/Store/RegistrationKey).
@@ -21,10 +21,17 @@ description:
   - The state of the C(amazon-ssm-agent) (or its snap variant), C(ecs) and C(docker) systemd units, and the
     installed versions of the C(amazon-ssm-agent) and C(amazon-ecs-init) packages (dpkg or rpm).
   - The age of the shared credentials file C(/root/.aws/credentials) that the SSM agent rotates (its modification
-    time only; the file is never read).
+    time). Of its content, only the C([section]) header lines are read, for their names; no key or value in it is
+    ever kept or returned.
   - Whether the ECS agent has saved state in C(/var/lib/ecs/data), with its cluster and container instance ARN
     when that state is readable JSON. The real agent stores a BoltDB C(agent.db), which is reported as present but
     unreadable.
+  - The names, never the values, of what would make AWS SDKs running as root use credentials other than the SSM
+    identity, in RV(credential_chain). These are the AWS credential variables assigned in C(/etc/environment), the
+    credential-source settings and the profiles of C(/root/.aws/config), and the profiles of
+    C(/root/.aws/credentials).
+  - Optionally, whether the host reaches given URLs (O(probe_urls), RV(probes)), fetched from the host with GET
+    requests through the proxy of its environment.
   - Linux only. On Windows the equivalent files are C(C:\\ProgramData\\Amazon\\SSM\\InstanceData\\registration),
     C(C:\\ProgramData\\Amazon\\SSM\\InstanceData\\Vault\\Store\\RegistrationKey) and
     C(C:\\ProgramData\\Amazon\\ECS\\ecs.config); they are not read by this module.
@@ -45,10 +52,32 @@ options:
       - Commands (systemctl, dpkg-query, rpm) always describe the running system.
     type: path
     default: /
+  probe_urls:
+    description:
+      - URLs to fetch from the host, keyed by a label that names each one in RV(probes). The values must be strings.
+      - Each URL gets one GET request. Redirects are not followed (the redirect status is the answer).
+      - Proxies come from the environment of the module (C(http_proxy), C(https_proxy), C(no_proxy)), so set them
+        with the C(environment) keyword of the task.
+      - The URLs are fetched in parallel, at most 8 at a time.
+    type: dict
+    default: {}
+  probe_timeout:
+    description:
+      - Seconds to wait for each URL of O(probe_urls) to answer.
+    type: int
+    default: 10
+  probe_validate_certs:
+    description:
+      - Whether to validate the TLS certificates of the HTTPS URLs of O(probe_urls).
+      - Set to V(false) only for endpoints with certificates the host cannot validate, such as a test endpoint;
+        a host that cannot validate the real AWS endpoints cannot run the agents either.
+    type: bool
+    default: true
 author:
   - Fleet ECS Anywhere maintainers (@fleet)
 notes:
-  - Never reports a change, and supports check mode.
+  - Never reports a change, and supports check mode. The O(probe_urls) requests are read-only and are made in check
+    mode too.
 """
 
 EXAMPLES = r"""
@@ -59,6 +88,32 @@ EXAMPLES = r"""
 - name: Register with SSM only when the host is not registered yet
   ansible.builtin.include_tasks: register.yml
   when: ecsa_host.ssm_registration.managed_instance_id is none
+
+- name: Read the credential chain and check the endpoints, in one call
+  fleet.ecs_anywhere.host_info:
+    probe_urls:
+      SSM API: https://ssm.us-east-1.amazonaws.com
+      ECS API: https://ecs.us-east-1.amazonaws.com
+    probe_timeout: 5
+  environment:
+    https_proxy: http://proxy.example.com:3128
+    no_proxy: localhost,127.0.0.1,169.254.169.254,169.254.170.2
+  register: ecsa_host
+
+- name: Refuse a host that does not reach an endpoint
+  ansible.builtin.assert:
+    that:
+      - ecsa_host.probes | dict2items | rejectattr('value.reachable') | list | length == 0
+    fail_msg: >-
+      Unreachable: {{ ecsa_host.probes | dict2items | rejectattr('value.reachable')
+      | map(attribute='key') | join(', ') }}
+
+- name: Refuse a host where root has its own AWS credentials
+  ansible.builtin.assert:
+    that:
+      - ecsa_host.credential_chain.environment_variables | length == 0
+      - ecsa_host.credential_chain.config_sources | length == 0
+      - not ecsa_host.credential_chain.credentials_present
 """
 
 RETURN = r"""
@@ -121,7 +176,7 @@ packages:
   type: dict
   sample: {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": null}
 shared_credentials:
-  description: The SSM-rotated shared credentials file (never read).
+  description: The SSM-rotated shared credentials file, by its modification time (profiles in RV(credential_chain)).
   returned: always
   type: dict
   contains:
@@ -151,12 +206,74 @@ ecs_agent_state:
     container_instance_arn:
       description: Container instance ARN found in the state.
       type: str
+credential_chain:
+  description:
+    - What would make AWS SDKs running as root pick up credentials other than the SSM identity.
+    - Names only. No value of a variable, a setting or a key is ever returned. Missing or unreadable files give empty
+      lists.
+  returned: always
+  type: dict
+  contains:
+    environment_variables:
+      description:
+        - AWS credential variables assigned in C(/etc/environment), with or without C(export), sorted and unique.
+        - Looked for are C(AWS_ACCESS_KEY_ID), C(AWS_SECRET_ACCESS_KEY), C(AWS_SESSION_TOKEN), C(AWS_PROFILE),
+          C(AWS_DEFAULT_PROFILE), C(AWS_ROLE_ARN), C(AWS_WEB_IDENTITY_TOKEN_FILE),
+          C(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), C(AWS_CONTAINER_CREDENTIALS_FULL_URI),
+          C(AWS_SHARED_CREDENTIALS_FILE) and C(AWS_CONFIG_FILE).
+      returned: always
+      type: list
+      elements: str
+      sample: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    config_sources:
+      description:
+        - Settings of C(/root/.aws/config) that plug in another credential source, sorted and unique.
+        - Looked for are C(credential_process), C(role_arn), C(web_identity_token_file), C(credential_source),
+          C(source_profile), C(sso_start_url), C(sso_session) and C(aws_access_key_id).
+      returned: always
+      type: list
+      elements: str
+      sample: ["role_arn", "source_profile"]
+    config_profiles:
+      description: Section names of C(/root/.aws/config) in file order, with a leading C(profile) stripped.
+      returned: always
+      type: list
+      elements: str
+      sample: ["default", "ops", "sso-session corp"]
+    credentials_present:
+      description: Whether C(/root/.aws/credentials) exists.
+      returned: always
+      type: bool
+      sample: true
+    credentials_profiles:
+      description: Section names of C(/root/.aws/credentials) in file order; only the section header lines are read.
+      returned: always
+      type: list
+      elements: str
+      sample: ["default"]
+probes:
+  description:
+    - The answer to each URL of O(probe_urls), keyed by its label; empty when O(probe_urls) is empty.
+    - Each entry has C(url) (the URL), C(reachable) (true when any HTTP status came back, 4xx, 5xx and redirects
+      included, since the host then reached the endpoint), C(status) (the HTTP status, or null) and C(error) (why
+      nothing answered, or null).
+  returned: always
+  type: dict
+  sample:
+    SSM API: {"url": "https://ssm.us-east-1.amazonaws.com", "reachable": true, "status": 404, "error": null}
+    ECS API: {"url": "https://ecs.us-east-1.amazonaws.com", "reachable": false, "status": null,
+              "error": "[Errno -3] Temporary failure in name resolution"}
 """
 
 import json
 import os
 import re
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
@@ -170,6 +287,28 @@ ECS_CONFIG_FILES = ("var/lib/ecs/ecs.config", "etc/ecs/ecs.config")
 SHARED_CREDENTIALS = "root/.aws/credentials"
 ECS_DATA_DIR = "var/lib/ecs/data"
 ECS_STATE_FILES = ("agent.db", "ecs_agent_data.json")
+ENVIRONMENT_FILE = "etc/environment"
+AWS_CONFIG = "root/.aws/config"
+
+# What an SDK run as root would pick up ahead of the SSM identity (the semantics of the external_instance role's
+# credential patterns). Only the name is captured, so no value can reach the result.
+CREDENTIAL_ENV_RE = re.compile(
+    r"^\s*(?:export\s+)?(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_PROFILE|AWS_DEFAULT_PROFILE"
+    r"|AWS_ROLE_ARN|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+    r"|AWS_CONTAINER_CREDENTIALS_FULL_URI|AWS_SHARED_CREDENTIALS_FILE|AWS_CONFIG_FILE)\s*=",
+    re.MULTILINE,
+)
+CREDENTIAL_CONFIG_RE = re.compile(
+    r"^\s*(credential_process|role_arn|web_identity_token_file|credential_source|source_profile|sso_start_url"
+    r"|sso_session|aws_access_key_id)\s*=",
+    re.MULTILINE,
+)
+# Matched one line at a time: across lines, a malformed header could swallow the key lines that follow it.
+SECTION_RE = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
+PROFILE_PREFIX_RE = re.compile(r"^profile\s+")
+
+PROBE_WORKERS = 8
+PROBE_SCHEMES = ("http", "https")
 
 SERVICES = {
     "amazon-ssm-agent": ("amazon-ssm-agent.service", "snap.amazon-ssm-agent.amazon-ssm-agent.service"),
@@ -326,6 +465,92 @@ def shared_credentials(root, now=None):
     return {"path": path, "present": True, "age_seconds": max(0, int(now - mtime))}
 
 
+def _read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _section_names(lines):
+    names = []
+    for line in lines:
+        match = SECTION_RE.match(line)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def _credentials_profiles(path):
+    """Section names of a shared credentials file; every other line is dropped as soon as it is read."""
+    try:
+        with open(path, "rb") as f:
+            return _section_names(raw.decode("utf-8", errors="replace") for raw in f)
+    except OSError:
+        return []
+
+
+def credential_chain(root):
+    """Names of the credential sources root's AWS SDKs would use ahead of the SSM identity, never their values."""
+    environment = _read_text(_path(root, ENVIRONMENT_FILE)) or ""
+    config = _read_text(_path(root, AWS_CONFIG)) or ""
+    credentials = _path(root, SHARED_CREDENTIALS)
+    return {
+        "environment_variables": sorted(set(CREDENTIAL_ENV_RE.findall(environment))),
+        "config_sources": sorted(set(CREDENTIAL_CONFIG_RE.findall(config))),
+        "config_profiles": [PROFILE_PREFIX_RE.sub("", name) for name in _section_names(config.splitlines())],
+        "credentials_present": os.path.exists(credentials),
+        "credentials_profiles": _credentials_profiles(credentials),
+    }
+
+
+def _probe_error(error, timeout):
+    reason = error.reason if isinstance(error, URLError) else error
+    # socket.timeout only became an alias of TimeoutError in Python 3.10.
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout} seconds"
+    return str(reason) or type(reason).__name__
+
+
+def probe(url, timeout, validate_certs):
+    result = {"url": url, "reachable": False, "status": None, "error": None}
+    try:
+        # open_url would also read file: and ftp: URLs; a probe is about the network path to an endpoint.
+        if urlsplit(url).scheme.lower() not in PROBE_SCHEMES:
+            raise ValueError("not an http or https URL")
+        # No netrc: a reachability check has no business sending the host's stored credentials anywhere.
+        response = open_url(
+            url,
+            method="GET",
+            timeout=timeout,
+            validate_certs=validate_certs,
+            use_proxy=True,
+            follow_redirects="none",
+            use_netrc=False,
+        )
+    except HTTPError as e:
+        # Any status, errors and unfollowed redirects included, means the request reached the endpoint.
+        e.close()
+        result.update(reachable=True, status=e.code)
+    except Exception as e:  # pylint: disable=broad-except
+        result["error"] = _probe_error(e, timeout)
+    else:
+        response.close()
+        result.update(reachable=True, status=response.getcode())
+    return result
+
+
+def probes(urls, timeout, validate_certs):
+    """GET each URL in parallel, so that the slowest one, not the sum of all, bounds the wait."""
+    if not urls:
+        return {}
+    # open_url installs its opener process-wide; harmless across threads since every probe builds the same one.
+    with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(urls))) as pool:
+        futures = {label: pool.submit(probe, url, timeout, validate_certs) for label, url in urls.items()}
+    return {label: future.result() for label, future in futures.items()}
+
+
 def _normalise_key(key):
     return re.sub(r"[^a-z]", "", str(key).lower())
 
@@ -374,11 +599,21 @@ def main():
             introspection_url=dict(type="str", default="http://127.0.0.1:51678"),
             timeout=dict(type="int", default=2),
             root=dict(type="path", default="/"),
+            probe_urls=dict(type="dict", default={}),
+            probe_timeout=dict(type="int", default=10),
+            probe_validate_certs=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
     root = module.params["root"]
     timeout = module.params["timeout"]
+    probe_urls = module.params["probe_urls"]
+    # A dict option cannot declare the type of its values.
+    not_strings = sorted(str(label) for label, url in probe_urls.items() if not isinstance(url, str))
+    if not_strings:
+        module.fail_json(msg=f"Unable to probe {', '.join(not_strings)}: probe_urls values must be URL strings")
+    if module.params["probe_timeout"] < 1:
+        module.fail_json(msg=f"probe_timeout must be at least 1 second, got {module.params['probe_timeout']}")
     config, config_files = ecs_config(root)
     module.exit_json(
         changed=False,
@@ -390,6 +625,8 @@ def main():
         packages=package_versions(module),
         shared_credentials=shared_credentials(root),
         ecs_agent_state=ecs_agent_state(root),
+        credential_chain=credential_chain(root),
+        probes=probes(probe_urls, module.params["probe_timeout"], module.params["probe_validate_certs"]),
     )
 
 

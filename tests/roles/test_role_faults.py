@@ -153,6 +153,35 @@ def test_unreachable_mirror_and_endpoint(world, workdir, fresh_host):
     assert "SSM API at" not in result.stdout
 
 
+def test_credential_chain_that_would_hijack_the_agents(world, workdir, fresh_host):
+    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYFAULTSECRET"
+    config = f"[default]\\ncredential_process = /bin/echo {secret}\\n[profile ops]\\nregion = us-east-1\\n"
+    harness.host_exec(fresh_host, f"mkdir -p /root/.aws && printf '{config}' > /root/.aws/config && "
+                                  "echo 'AWS_ACCESS_KEY_ID=AKIAFAULTTEST' >> /etc/environment")  # fmt: skip
+    variables = base_vars(world) | {
+        "ecs_anywhere_activation_id": "00000000-0000-0000-0000-000000000000",
+        "ecs_anywhere_activation_code": "x" * 20,
+    }
+    try:
+        result = play(world, workdir, fresh_host, variables)
+        failed_with(result, "Root has AWS credentials configured", "AWS_ACCESS_KEY_ID", "credential_process",
+                    "profiles other than [default] (ops)", "ecs_anywhere_allow_existing_credentials")  # fmt: skip
+        assert secret not in result.stdout + result.stderr
+        assert "AKIAFAULTTEST" not in result.stdout + result.stderr
+
+        # Allowed explicitly, the preflight goes on to its next check (here: an endpoint on a closed port).
+        allowed = variables | {
+            "ecs_anywhere_allow_existing_credentials": True,
+            "ecs_anywhere_ecs_endpoint": f"http://{world.gateway}:9",
+        }
+        result = play(world, workdir, fresh_host, allowed)
+        failed_with(result, "The host cannot reach", "ECS API at")
+        assert "Root has AWS credentials configured" not in result.stdout
+    finally:
+        harness.host_exec(fresh_host, "rm -rf /root/.aws && sed -i '/AKIAFAULTTEST/d' /etc/environment")
+    assert harness.host_exec(fresh_host, "dpkg-query -W amazon-ssm-agent", check=False).returncode != 0
+
+
 def test_unsupported_distribution(world, workdir, fresh_host):
     # The fresh host posing as Ubuntu for one run (preflight changes nothing), then Debian again.
     harness.host_exec(fresh_host, "cp /etc/os-release /root/os-release.orig")

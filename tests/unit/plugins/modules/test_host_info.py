@@ -7,8 +7,11 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import socket
+import ssl
 import stat
+import subprocess
 import threading
 import time
 
@@ -226,6 +229,9 @@ def test_registered_host(tmp_path, capsys, fake_bin, introspection):
     assert result["ecs_agent_state"]["present"] is True and result["ecs_agent_state"]["readable"] is True
     assert result["ecs_agent_state"]["cluster"] == "edge"
     assert result["ecs_agent_state"]["container_instance_arn"] == ARN
+    assert result["credential_chain"]["credentials_present"] is True
+    assert result["credential_chain"]["credentials_profiles"] == ["default"]
+    assert result["probes"] == {}
     for secret in SECRETS:
         assert secret not in raw, secret
 
@@ -315,3 +321,404 @@ def test_credentials_file_is_never_opened(tmp_path, monkeypatch):
     host_info.ssm_registration(root)
     host_info.ecs_agent_state(root)
     assert not [p for p in opened if p.endswith("credentials")]
+
+
+CHAIN_SECRET = "ChainSecret-9f8e7d6c5b4a"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def chain_root(root):
+    write(
+        root,
+        "etc/environment",
+        "\n".join(
+            [
+                'PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"',
+                f"export AWS_PROFILE={CHAIN_SECRET}",
+                f"  AWS_ACCESS_KEY_ID = {CHAIN_SECRET}",
+                f"AWS_SECRET_ACCESS_KEY={CHAIN_SECRET}",
+                f"AWS_PROFILE={CHAIN_SECRET}",
+                f"# AWS_SESSION_TOKEN={CHAIN_SECRET}",
+                "AWS_REGION=us-east-1",
+                "",
+            ]
+        ),
+    )
+    write(
+        root,
+        "root/.aws/config",
+        "\n".join(
+            [
+                "[default]",
+                "region = us-east-1",
+                "[profile ops]",
+                f"role_arn = arn:aws:iam::123456789012:role/{CHAIN_SECRET}",
+                "source_profile = default",
+                "[ profile  build ]",
+                f"credential_process = /usr/local/bin/helper --token {CHAIN_SECRET}",
+                "[sso-session corp]",
+                "sso_start_url = https://corp.awsapps.com/start",
+                f"aws_secret_access_key = {CHAIN_SECRET}",
+                "",
+            ]
+        ),
+    )
+    write(
+        root,
+        "root/.aws/credentials",
+        "\n".join(
+            [
+                "[default]",
+                f"aws_access_key_id = {CHAIN_SECRET}",
+                f"aws_secret_access_key = {CHAIN_SECRET}",
+                "[ci]",
+                f"aws_session_token={CHAIN_SECRET}",
+                "",
+            ]
+        ),
+    )
+
+
+def test_credential_chain_reports_names_only(tmp_path, capsys, fake_bin):
+    root = str(tmp_path / "root")
+    chain_root(root)
+    result, raw, rc = run(capsys, root=root, introspection_url="http://127.0.0.1:9")
+    assert rc == 0 and result["changed"] is False
+    assert result["credential_chain"] == {
+        "environment_variables": ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_SECRET_ACCESS_KEY"],
+        "config_sources": ["credential_process", "role_arn", "source_profile", "sso_start_url"],
+        "config_profiles": ["default", "ops", "build", "sso-session corp"],
+        "credentials_present": True,
+        "credentials_profiles": ["default", "ci"],
+    }
+    assert result["probes"] == {}
+    assert CHAIN_SECRET not in raw
+    assert CHAIN_SECRET not in json.dumps(result)
+
+
+def test_credential_chain_of_a_clean_host(tmp_path, capsys, fake_bin):
+    root = str(tmp_path / "empty")
+    os.makedirs(root)
+    result, dummy, rc = run(capsys, root=root, introspection_url="http://127.0.0.1:9")
+    assert rc == 0
+    assert result["credential_chain"] == {
+        "environment_variables": [],
+        "config_sources": [],
+        "config_profiles": [],
+        "credentials_present": False,
+        "credentials_profiles": [],
+    }
+
+
+def test_credential_chain_of_unreadable_files(tmp_path):
+    # Directories stand in for unreadable files: open() fails on them even for root.
+    root = str(tmp_path)
+    for relative in ("etc/environment", "root/.aws/config", "root/.aws/credentials"):
+        os.makedirs(os.path.join(root, relative))
+    assert host_info.credential_chain(root) == {
+        "environment_variables": [],
+        "config_sources": [],
+        "config_profiles": [],
+        "credentials_present": True,
+        "credentials_profiles": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("export AWS_PROFILE=ops\n", ["AWS_PROFILE"]),
+        ("export\tAWS_CONFIG_FILE=/a\nAWS_CONFIG_FILE = /b\n", ["AWS_CONFIG_FILE"]),
+        ("\n\n   AWS_ROLE_ARN=arn\r\n", ["AWS_ROLE_ARN"]),
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://x\nAWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2\n"
+            "AWS_WEB_IDENTITY_TOKEN_FILE=/t\nAWS_SHARED_CREDENTIALS_FILE=/c\nAWS_DEFAULT_PROFILE=p\nAWS_SESSION_TOKEN=t\n",
+            [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_DEFAULT_PROFILE",
+                "AWS_SESSION_TOKEN",
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+            ],
+        ),
+        # Comments, other variables, longer names and names glued to "export" are not assignments of the list.
+        ("# AWS_PROFILE=x\nAWS_REGION=eu-west-1\nAWS_PROFILES=x\nMY_AWS_ROLE_ARN=x\nexportAWS_PROFILE=x\n", []),
+        ("AWS_PROFILE\n", []),
+    ],
+)
+def test_credential_environment_variables(tmp_path, text, expected):
+    write(str(tmp_path), "etc/environment", text)
+    assert host_info.credential_chain(str(tmp_path))["environment_variables"] == expected
+
+
+@pytest.mark.parametrize(
+    "text, sources, profiles",
+    [
+        ("[default]\nregion = us-east-1\n", [], ["default"]),
+        (
+            "[profile a]\nsso_session = corp\n[sso-session corp]\nsso_start_url=https://x\n",
+            ["sso_session", "sso_start_url"],
+            ["a", "sso-session corp"],
+        ),
+        (
+            "  [ profile b ]\n  web_identity_token_file = /t\ncredential_source = Environment\n",
+            ["credential_source", "web_identity_token_file"],
+            ["b"],
+        ),
+        (
+            "[default]\naws_access_key_id = x\n# role_arn = x\nrole_arn_x = y\n[default]\n",
+            ["aws_access_key_id"],
+            ["default", "default"],
+        ),
+        # A header without its closing bracket is not a section, and never takes the next line with it.
+        ("[broken\nrole_arn = x]\n", ["role_arn"], []),
+    ],
+)
+def test_credential_config(tmp_path, text, sources, profiles):
+    write(str(tmp_path), "root/.aws/config", text)
+    chain = host_info.credential_chain(str(tmp_path))
+    assert chain["config_sources"] == sources
+    assert chain["config_profiles"] == profiles
+
+
+def test_credentials_file_keeps_only_section_names(tmp_path):
+    root = str(tmp_path)
+    path = write(root, "root/.aws/credentials", "")
+    with open(path, "wb") as f:
+        f.write(b"[default]\naws_secret_access_key = \xff\xfe" + CHAIN_SECRET.encode() + b"\n [ other ] \n[unclosed\n")
+    chain = host_info.credential_chain(root)
+    assert chain["credentials_present"] is True
+    assert chain["credentials_profiles"] == ["default", "other"]
+    assert CHAIN_SECRET not in json.dumps(chain)
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # failed TLS handshakes are part of the tests
+
+
+@pytest.fixture
+def endpoints():
+    """Answers 200 on /ok, 403 on /forbidden, 301 to /ok on /moved and 200 after a pause on /slow."""
+    hits = []
+    in_flight = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            if self.path.endswith("/slow"):
+                with lock:
+                    in_flight["now"] += 1
+                    in_flight["max"] = max(in_flight["max"], in_flight["now"])
+                time.sleep(0.4)
+                with lock:
+                    in_flight["now"] -= 1
+            if self.path.endswith("/forbidden"):
+                self.send_error(403)
+                return
+            if self.path.endswith("/moved"):
+                self.send_response(301)
+                self.send_header("Location", "/ok")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            # Anything else, absolute URIs sent to a proxy included, is a 200.
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = _QuietServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits, in_flight
+    server.shutdown()
+    server.server_close()
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_probes_count_any_http_answer_as_reachable(tmp_path, capsys, fake_bin, no_proxy_env, endpoints):
+    url, hits, dummy = endpoints
+    closed = f"http://127.0.0.1:{closed_port()}/"
+    urls = {"SSM API": f"{url}/ok", "ECS API": f"{url}/forbidden", "closed": closed, "moved": f"{url}/moved"}
+    # Check mode on purpose: the probes only read, so they run there too.
+    result, dummy, rc = run(
+        capsys,
+        root=str(tmp_path),
+        introspection_url="http://127.0.0.1:9",
+        probe_urls=urls,
+        probe_timeout=5,
+        _ansible_check_mode=True,
+    )
+    assert rc == 0 and result["changed"] is False
+    probes = result["probes"]
+    assert set(probes) == set(urls)
+    assert probes["SSM API"] == {"url": f"{url}/ok", "reachable": True, "status": 200, "error": None}
+    assert probes["ECS API"] == {"url": f"{url}/forbidden", "reachable": True, "status": 403, "error": None}
+    assert probes["closed"]["url"] == closed
+    assert probes["closed"]["reachable"] is False and probes["closed"]["status"] is None
+    assert "refused" in probes["closed"]["error"].lower()
+    # The redirect is the answer; it is not followed.
+    assert probes["moved"] == {"url": f"{url}/moved", "reachable": True, "status": 301, "error": None}
+    assert sorted(hits) == ["/forbidden", "/moved", "/ok"]
+
+
+@pytest.mark.usefixtures("fake_bin", "no_proxy_env")
+def test_probes_go_through_the_proxy_of_the_environment(tmp_path, capsys, monkeypatch, endpoints):
+    url, hits, dummy = endpoints
+    monkeypatch.setenv("http_proxy", url)
+    result, dummy, rc = run(
+        capsys,
+        root=str(tmp_path),
+        introspection_url="http://127.0.0.1:9",
+        probe_urls={"SSM API": "http://ssm.us-east-1.amazonaws.example/"},
+    )
+    assert rc == 0
+    assert result["probes"]["SSM API"]["reachable"] is True and result["probes"]["SSM API"]["status"] == 200
+    assert hits == ["http://ssm.us-east-1.amazonaws.example/"]
+
+
+@pytest.mark.usefixtures("fake_bin", "no_proxy_env")
+def test_probes_honour_no_proxy(tmp_path, capsys, monkeypatch, endpoints):
+    url, hits, dummy = endpoints
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    result, dummy, rc = run(
+        capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", probe_urls={"local": f"{url}/ok"}
+    )
+    assert result["probes"]["local"]["status"] == 200
+    assert hits == ["/ok"]
+
+
+def test_probes_run_in_parallel_within_the_timeout(tmp_path, capsys, fake_bin, no_proxy_env):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # completes the connections but never answers
+    silent = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    try:
+        start = time.monotonic()
+        result, dummy, rc = run(
+            capsys,
+            root=str(tmp_path),
+            introspection_url="http://127.0.0.1:9",
+            probe_urls={f"silent {i}": silent for i in range(4)},
+            probe_timeout=1,
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        listener.close()
+    assert rc == 0
+    # One after the other, four silent endpoints would take at least 4 seconds.
+    assert elapsed < 3.5
+    for answer in result["probes"].values():
+        assert answer == {"url": silent, "reachable": False, "status": None, "error": "no answer within 1 seconds"}
+
+
+def test_probes_at_most_eight_at_a_time(tmp_path, capsys, fake_bin, no_proxy_env, endpoints):
+    url, hits, in_flight = endpoints
+    result, dummy, rc = run(
+        capsys,
+        root=str(tmp_path),
+        introspection_url="http://127.0.0.1:9",
+        probe_urls={f"slow {i}": f"{url}/slow" for i in range(12)},
+    )
+    assert rc == 0
+    assert [answer["status"] for answer in result["probes"].values()] == [200] * 12
+    assert 1 < in_flight["max"] <= host_info.PROBE_WORKERS == 8
+
+
+@pytest.fixture
+def tls_endpoint(tmp_path):
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = _QuietServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_probes_validate_certificates_unless_told_not_to(tmp_path, capsys, fake_bin, no_proxy_env, tls_endpoint):
+    args = dict(root=str(tmp_path), introspection_url="http://127.0.0.1:9", probe_urls={"self-signed": tls_endpoint})
+    result, dummy, dummy2 = run(capsys, **args)
+    answer = result["probes"]["self-signed"]
+    assert answer["reachable"] is False and answer["status"] is None
+    assert "CERTIFICATE_VERIFY_FAILED" in answer["error"]
+    result, dummy, dummy2 = run(capsys, probe_validate_certs=False, **args)
+    assert result["probes"]["self-signed"] == {"url": tls_endpoint, "reachable": True, "status": 200, "error": None}
+
+
+def test_probes_only_fetch_http_urls(tmp_path, capsys, fake_bin, no_proxy_env):
+    result, raw, rc = run(
+        capsys,
+        root=str(tmp_path),
+        introspection_url="http://127.0.0.1:9",
+        probe_urls={"file": "file:///etc/passwd", "empty": "", "bad": "http://[::1"},
+    )
+    assert rc == 0
+    assert result["probes"]["file"] == {
+        "url": "file:///etc/passwd",
+        "reachable": False,
+        "status": None,
+        "error": "not an http or https URL",
+    }
+    assert result["probes"]["empty"]["error"] == "not an http or https URL"
+    assert result["probes"]["bad"]["reachable"] is False and result["probes"]["bad"]["error"]
+    assert "root:" not in raw
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            {"probe_urls": {"SSM API": 443, "ok": "https://x"}},
+            "Unable to probe SSM API: probe_urls values must be URL strings",
+        ),
+        ({"probe_timeout": 0}, "probe_timeout must be at least 1 second, got 0"),
+    ],
+)
+def test_probe_arguments_are_checked(tmp_path, capsys, args, message):
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", **args)
+    assert rc == 1 and result["failed"] is True
+    assert result["msg"] == message
