@@ -175,6 +175,13 @@ packages:
   returned: always
   type: dict
   sample: {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": null}
+systemd_running:
+  description:
+    - Whether systemd is running as the init system (C(/run/systemd/system) is a directory), as C(sd_booted) decides it.
+    - The agents are systemd services; a host (or container) without it cannot run them.
+  returned: always
+  type: bool
+  sample: true
 shared_credentials:
   description: The SSM-rotated shared credentials file, by its modification time (profiles in RV(credential_chain)).
   returned: always
@@ -285,6 +292,7 @@ SSM_REGISTRATION = "var/lib/amazon/ssm/registration"
 SSM_VAULT_KEY = "var/lib/amazon/ssm/Vault/Store/RegistrationKey"
 ECS_CONFIG_FILES = ("var/lib/ecs/ecs.config", "etc/ecs/ecs.config")
 SHARED_CREDENTIALS = "root/.aws/credentials"
+SYSTEMD_RUNTIME_DIR = "run/systemd/system"
 ECS_DATA_DIR = "var/lib/ecs/data"
 ECS_STATE_FILES = ("agent.db", "ecs_agent_data.json")
 ENVIRONMENT_FILE = "etc/environment"
@@ -621,6 +629,7 @@ def main():
         ecs_config=config,
         ecs_config_files=config_files,
         ecs_agent=introspection(module.params["introspection_url"], timeout),
+        systemd_running=os.path.isdir(_path(root, SYSTEMD_RUNTIME_DIR)),
         services=services(module),
         packages=package_versions(module),
         shared_credentials=shared_credentials(root),

@@ -278,6 +278,15 @@ def test_no_systemctl_or_package_tools(tmp_path, capsys, monkeypatch):
     assert result["packages"] == {"amazon-ssm-agent": None, "amazon-ecs-init": None}
 
 
+def test_systemd_running_follows_the_runtime_directory(tmp_path, capsys):
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9")
+    assert rc == 0
+    assert result["systemd_running"] is False
+    (tmp_path / "run" / "systemd" / "system").mkdir(parents=True)
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9")
+    assert result["systemd_running"] is True
+
+
 def test_slow_agent_is_bounded_by_timeout(tmp_path, capsys, fake_bin):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
