@@ -108,6 +108,10 @@ molecule-two-hosts: venv docker image-debian12 agents
 role-faults: venv docker image-debian12 agents
 	$(BIN)/python -m pytest -q tests/roles/test_role_faults.py
 
+.PHONY: docker-repo
+docker-repo: venv docker image-debian12 agents
+	$(BIN)/python -m pytest -q tests/roles/test_docker_repo.py
+
 .PHONY: test-distros
 test-distros: venv images agents
 	for distro in debian11 debian13; do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done
@@ -130,5 +134,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test integration proving molecule e2e
+test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-two-hosts role-faults e2e
 	@echo "make test: all suites passed"

@@ -18,8 +18,8 @@ description:
   - Without O(code_store_parameter) and without O(activation_id), every run with O(state=present)
     creates a new activation; the module warns about it and returns RV(created=true).
   - Every activation the module creates carries the tag C(fleet.ecs_anywhere:managed=true), which
-    O(cleanup_expired) uses to recognise the activations it may delete. SSM copies activation tags
-    onto the instances that register with it.
+    O(cleanup_expired) and O(cleanup_exhausted) use to recognise the activations they may delete. SSM copies
+    activation tags onto the instances that register with it.
   - Activations cannot be modified once created; the module never updates one in place.
 author:
   - fleet.ecs_anywhere contributors (@fleet)
@@ -36,14 +36,15 @@ options:
     description:
       - Id (a UUID) of an existing activation.
       - With O(state=present) the activation is only read; the module fails if it does not exist.
-      - Required with O(state=absent) unless O(cleanup_expired=true).
+      - Required with O(state=absent) unless O(cleanup_expired=true) or O(cleanup_exhausted=true).
     type: str
   iam_role:
     description:
       - IAM role the managed instances assume, as a role name (C(ECSAnywhereRole)), a name with its
         path (C(service-role/ECSAnywhereRole)) or a role ARN (C(arn:aws:iam::123456789012:role/path/name)).
       - An ARN is reduced to C(path/name), the form SSM accepts.
-      - Required to create an activation. Also restricts which activations O(cleanup_expired) deletes.
+      - Required to create an activation. Also restricts which activations O(cleanup_expired) and
+        O(cleanup_exhausted) delete.
     type: str
   registration_limit:
     description:
@@ -110,6 +111,17 @@ options:
     description:
       - Also delete the expired activations tagged C(fleet.ecs_anywhere:managed=true) (restricted to
         O(iam_role) when given) and remove their codes from O(code_store_parameter).
+      - Works with both states.
+    type: bool
+    default: false
+  cleanup_exhausted:
+    description:
+      - Also delete the activations tagged C(fleet.ecs_anywhere:managed=true) (restricted to O(iam_role) when
+        given) whose registration limit is reached, and remove their codes from O(code_store_parameter).
+        No host can register with them any more; a run interrupted after its hosts registered leaves
+        such an activation behind until it expires.
+      - Activations with registrations left are kept, even when no one has their code, because another run
+        may be using them.
       - Works with both states.
     type: bool
     default: false
@@ -301,8 +313,15 @@ def validate_params(module):
     except ValueError as e:
         module.fail_json(msg=str(e))
 
-    if params["state"] == "absent" and not params["activation_id"] and not params["cleanup_expired"]:
-        module.fail_json(msg="state=absent needs activation_id, or cleanup_expired=true to delete expired activations")
+    if (
+        params["state"] == "absent"
+        and not params["activation_id"]
+        and not (params["cleanup_expired"] or params["cleanup_exhausted"])
+    ):
+        module.fail_json(
+            msg="state=absent needs activation_id, or cleanup_expired=true or cleanup_exhausted=true to delete "
+            "leftover activations"
+        )
     if params["state"] == "present" and not params["activation_id"] and iam_role is None:
         module.fail_json(msg="iam_role is required to create an activation: give the role name or ARN")
 
@@ -387,20 +406,35 @@ def predicted_activation(module, wanted):
     return activation
 
 
-def cleanup_expired(client, module, wanted):
-    """Delete the expired activations this module created; returns the deleted ids."""
-    store = module.params["code_store_parameter"]
+def is_exhausted(activation):
+    return activation.get("RegistrationsCount", 0) >= activation.get("RegistrationLimit", 1)
+
+
+def cleanup_leftovers(client, module, wanted):
+    """Delete the activations this module created that ``cleanup_expired``/``cleanup_exhausted`` select.
+
+    :return: dict ``{"expired": [ids], "exhausted": [ids]}`` of the deleted activations; one that is both
+             counts as expired when ``cleanup_expired`` is set
+    """
+    params = module.params
+    store = params["code_store_parameter"]
     now = utcnow()
-    deleted = []
+    deleted = {"expired": [], "exhausted": []}
     for activation in describe_activations(client, iam_role=wanted["iam_role"]):
-        if not (activation_is_managed(activation) and activation_is_expired(activation, now)):
+        if not activation_is_managed(activation):
+            continue
+        if params["cleanup_expired"] and activation_is_expired(activation, now):
+            reason = "expired"
+        elif params["cleanup_exhausted"] and is_exhausted(activation):
+            reason = "exhausted"
+        else:
             continue
         activation_id = activation["ActivationId"]
         if module.check_mode:
-            deleted.append(activation_id)
+            deleted[reason].append(activation_id)
             continue
         if delete_activation(client, activation_id):
-            deleted.append(activation_id)
+            deleted[reason].append(activation_id)
         if store:
             delete_stored_code(client, store, activation_id)
     return deleted
@@ -509,6 +543,7 @@ def main():
         code_store_kms_key_id=dict(type="str", no_log=False),
         min_remaining=dict(type="str", default="1h"),
         cleanup_expired=dict(type="bool", default=False),
+        cleanup_exhausted=dict(type="bool", default=False),
     )
     module = FleetAWSModule(
         argument_spec=argument_spec,
@@ -527,12 +562,12 @@ def main():
     }
     client = module.retrying_client("ssm")
     try:
-        if module.params["cleanup_expired"]:
-            expired = cleanup_expired(client, module, wanted)
-            if expired:
-                result["changed"] = True
-                result["deleted_activation_ids"].extend(expired)
-                result["diff"]["before"]["expired_activation_ids"] = list(expired)
+        if module.params["cleanup_expired"] or module.params["cleanup_exhausted"]:
+            for reason, deleted in cleanup_leftovers(client, module, wanted).items():
+                if deleted:
+                    result["changed"] = True
+                    result["deleted_activation_ids"].extend(deleted)
+                    result["diff"]["before"][f"{reason}_activation_ids"] = list(deleted)
         if module.params["state"] == "present":
             ensure_present(client, module, wanted, result)
         elif module.params["activation_id"]:
@@ -544,6 +579,7 @@ def main():
         result["diff"]["before"].update(result["activation"])
         result["diff"]["after"] = dict(result["diff"]["before"])
         result["diff"]["after"].pop("expired_activation_ids", None)
+        result["diff"]["after"].pop("exhausted_activation_ids", None)
     if not module._diff:
         del result["diff"]
     module.exit_json(**result)

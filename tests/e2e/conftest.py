@@ -6,6 +6,7 @@ inventory, with the controller pointed at the emulator through AWS_ENDPOINT_URL.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -125,19 +126,22 @@ class Fleet:
         )  # fmt: skip
 
     @staticmethod
-    def interrupt(proc: subprocess.Popen) -> None:
-        """Ctrl-C twice (as an impatient operator), then make sure the whole process group is gone."""
+    def interrupt(proc: subprocess.Popen, grace: float = 15) -> None:
+        """Ctrl-C, again if the run does not stop (as an impatient operator), then end what is left of the group."""
         for _ in range(2):
             try:
                 os.killpg(proc.pid, signal.SIGINT)
             except ProcessLookupError:
                 break
-            time.sleep(1)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+            try:
+                proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Workers and connection clients of the run (docker exec) may outlive it.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        proc.wait(timeout=30)
 
     # ------------------------------------------------------------------ emulator views
     def emu(self, method: str, path: str, body: dict | list | None = None) -> dict:
@@ -207,10 +211,13 @@ def diff_stats(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 def fleet_factory() -> Iterator:
     """Create worlds for a test module and tear them all down at its end (logs stay in build/e2e/<name>)."""
     names: list[str] = []
+    # Runs sharing a Docker engine (two checkouts, CI jobs) need their own containers, networks and state files.
+    prefix = os.environ.get("ECSA_WORLD_PREFIX", "")
 
     def make(name: str, hosts: int, **kwargs) -> Fleet:
+        name = f"{prefix}{name}"
         names.append(name)
-        world = world_up(name, hosts)
+        world = world_up(name, hosts, host_prefix=f"{name}-host" if prefix else None)
         workdir = harness.BUILD / "e2e" / name
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)

@@ -14,12 +14,14 @@ import json
 import random
 import re
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.validate import ParamValidator
@@ -211,16 +213,41 @@ def _model_operations(service: str) -> frozenset[str]:
         return frozenset()
 
 
-def _error(start_response: Callable, status: int, code: str, message: str) -> list:
-    return _fault_response(start_response, Fault("", code, status, 1.0, 0, message))
+def _error_protocol(environ: dict, key: str | None) -> str:
+    """The error format the caller parses: "json", "query" (ErrorResponse XML) or "ec2" (Response/Errors XML).
+
+    Decided from the request, not from the service model: botocore picks one of a service's protocols, and the
+    answer must be in the one it used (an IAM or STS client cannot read a JSON error, so it cannot retry it).
+    """
+    if key is None or environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    return "ec2" if key.startswith("ec2:") else "query"
 
 
-def _fault_response(start_response: Callable, fault: Fault) -> list:
-    payload = {"__type": fault.code, "message": fault.message}
-    body = json.dumps(payload).encode("utf-8")
+def _error(start_response: Callable, status: int, code: str, message: str, protocol: str = "json") -> list:
+    return _fault_response(start_response, Fault("", code, status, 1.0, 0, message), protocol)
+
+
+def _fault_response(start_response: Callable, fault: Fault, protocol: str = "json") -> list:
+    request_id = str(uuid.uuid4())
+    headers = [("x-amzn-RequestId", request_id)]
+    if protocol == "json":
+        body = json.dumps({"__type": fault.code, "message": fault.message}).encode("utf-8")
+        headers += [("Content-Type", JSON_CT), ("x-amzn-ErrorType", fault.code)]
+    else:
+        error = f"<Code>{escape(fault.code)}</Code><Message>{escape(fault.message)}</Message>"
+        if protocol == "ec2":
+            text = f"<Response><Errors><Error>{error}</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        else:
+            kind = "Sender" if fault.status < 500 else "Receiver"
+            text = (
+                f"<ErrorResponse><Error><Type>{kind}</Type>{error}</Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n{text}'.encode()
+        headers.append(("Content-Type", "text/xml"))
     start_response(
-        f"{fault.status} {'Injected' if fault.action else 'Error'}",
-        [("Content-Type", JSON_CT), ("x-amzn-ErrorType", fault.code), ("Content-Length", str(len(body)))],
+        f"{fault.status} {'Injected' if fault.action else 'Error'}", [*headers, ("Content-Length", str(len(body)))]
     )
     return [body]
 
@@ -277,7 +304,7 @@ class EmulatorApp:
         if key is not None:
             fault = CONTROLS.record(key)
             if fault is not None:
-                return _fault_response(start_response, fault)
+                return _fault_response(start_response, fault, _error_protocol(environ, key))
             rejection = _signature_shape_error(environ) or _shape_error(environ, key)
             if rejection is not None:
                 return _error(start_response, 400, *rejection)
@@ -285,11 +312,19 @@ class EmulatorApp:
             return self.moto_app(environ, start_response)
         except NotImplementedError as exc:
             # moto answers unimplemented actions with an HTML 500; callers deserve an AWS-shaped error.
-            return _error(start_response, 501, "NotImplemented", f"The emulator does not implement {key}: {exc}")
+            return _error(
+                start_response,
+                501,
+                "NotImplemented",
+                f"The emulator does not implement {key}: {exc}",
+                _error_protocol(environ, key),
+            )
         except Exception as exc:  # noqa: BLE001 - a genuine emulator bug: still a 500, but one botocore can parse
             if key is None:
                 raise
-            return _error(start_response, 500, "InternalFailure", f"{type(exc).__name__}: {exc}")
+            return _error(
+                start_response, 500, "InternalFailure", f"{type(exc).__name__}: {exc}", _error_protocol(environ, key)
+            )
 
     def admin(self, path: str, method: str, environ: dict, start_response: Callable) -> list:
         route = (method, path.rstrip("/"))

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.emulator import agent_protocol as ap
@@ -57,6 +58,42 @@ def test_faults_are_aws_shaped_counted_and_cleared(emulator, ecs, ssm):
     assert emulator.ok("DELETE", "/_emu/faults") == {"faults": []}
     ssm.describe_activations()
     assert emulator.stats()["ecs:ListContainerInstances"] == 3  # faulted calls are counted too
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code"),
+    [
+        ("iam", "list_roles", "Throttling"),  # query protocol: XML ErrorResponse
+        ("sts", "get_caller_identity", "Throttling"),
+        ("ec2", "describe_regions", "RequestLimitExceeded"),  # EC2's own XML: Response/Errors
+        ("ssm", "describe_activations", "ThrottlingException"),  # awsJson: __type
+        ("ecs", "list_clusters", "ThrottlingException"),
+    ],
+)
+def test_faults_answer_in_the_protocol_of_the_service(emulator, endpoint, service, operation, code):
+    emulator.ok("POST", "/_emu/faults", {"action": f"{service}:*", "code": code, "message": "Rate <exceeded>"})
+    client = boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+    with pytest.raises(ClientError) as excinfo:
+        getattr(client, operation)()
+    assert error_code(excinfo) == code and http_status(excinfo) == 400
+    assert excinfo.value.response["Error"]["Message"] == "Rate <exceeded>"
+    assert excinfo.value.response["ResponseMetadata"]["RequestId"]
+    getattr(client, operation)()  # count exhausted
+
+
+@pytest.mark.parametrize("service", ["iam", "ssm"])
+def test_injected_throttling_is_retried_by_botocore(emulator, endpoint, service):
+    """What the fault hook is for: an SDK that retries throttling gets through (IAM could not read JSON errors)."""
+    code = "Throttling" if service == "iam" else "ThrottlingException"
+    emulator.ok("POST", "/_emu/faults", {"action": f"{service}:*", "code": code, "count": 2})
+    config = Config(retries={"mode": "standard", "max_attempts": 3})
+    client = boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=config)
+    if service == "iam":
+        client.list_roles()
+    else:
+        client.describe_activations()
+    assert emulator.ok("GET", "/_emu/faults")["faults"][0]["remaining"] == 0
+    assert sum(emulator.stats().values()) == 3
 
 
 def test_fault_rate_is_repeatable(emulator, ecs):

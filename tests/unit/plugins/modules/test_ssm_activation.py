@@ -20,6 +20,7 @@ emulator = pytest.importorskip("tests.emulator")
 if not hasattr(emulator, "install"):
     pytest.skip("tests.emulator has no install() yet", allow_module_level=True)
 from tests.emulator import clock  # noqa: E402
+from tests.emulator import ssm_hybrid  # noqa: E402
 
 MANAGED = "fleet.ecs_anywhere:managed"
 ROLE = "ECSAnywhereRole"
@@ -246,6 +247,50 @@ def test_cleanup_expired_deletes_only_its_own(ssm, run):
 
     again = run({"state": "absent", "cleanup_expired": True, "code_store_parameter": STORE})
     assert not again["changed"] and again["deleted_activation_ids"] == []
+
+
+def registered(activation_id, count=None):
+    """Count hosts as registered with the activation (all it allows by default), as RegisterManagedInstance does."""
+    for _, _, state in ssm_hybrid.all_states():
+        activation = state.activations.get(activation_id)
+        if activation is not None:
+            activation.registrations = activation.registration_limit if count is None else count
+
+
+def test_cleanup_exhausted_deletes_only_its_own_used_up(ssm, run):
+    used = run({"iam_role": ROLE, "registration_limit": 2, "code_store_parameter": STORE})["activation"]
+    half = run({"iam_role": ROLE, "registration_limit": 2})["activation"]
+    other_role = run({"iam_role": "OtherRole"})["activation"]
+    foreign = ssm.create_activation(IamRole=ROLE)
+    for activation_id in (used["activation_id"], other_role["activation_id"], foreign["ActivationId"]):
+        registered(activation_id)
+    registered(half["activation_id"], 1)
+
+    args = {"state": "absent", "iam_role": ROLE, "cleanup_exhausted": True, "code_store_parameter": STORE}
+    checked = run(args, check_mode=True, diff=True)
+    assert checked["changed"] and checked["deleted_activation_ids"] == [used["activation_id"]]
+    assert checked["diff"]["before"]["exhausted_activation_ids"] == [used["activation_id"]]
+    assert len(all_activations(ssm)) == 4
+
+    result = run(args)
+    assert result["changed"] and result["deleted_activation_ids"] == [used["activation_id"]]
+    left = {a["ActivationId"] for a in all_activations(ssm)}
+    assert left == {half["activation_id"], other_role["activation_id"], foreign["ActivationId"]}
+    assert ssm.get_parameters_by_path(Path=STORE.rstrip("/"))["Parameters"] == []
+    assert not run(args)["changed"]
+
+
+def test_cleanup_expired_and_exhausted_together(ssm, run):
+    expired = run({"iam_role": ROLE, "expires_in": "1h"})["activation"]["activation_id"]
+    used = run({"iam_role": ROLE, "expires_in": "7d"})["activation"]["activation_id"]
+    registered(used)
+    clock.advance(2 * 3600)
+    result = run({"iam_role": ROLE, "cleanup_expired": True, "cleanup_exhausted": True}, diff=True)
+    assert result["changed"] and result["created"]
+    assert sorted(result["deleted_activation_ids"]) == sorted([expired, used])
+    assert result["diff"]["before"]["expired_activation_ids"] == [expired]
+    assert result["diff"]["before"]["exhausted_activation_ids"] == [used]
+    assert [a["ActivationId"] for a in all_activations(ssm)] == [result["activation"]["activation_id"]]
 
 
 def test_cleanup_expired_with_present(ssm, run):
