@@ -251,8 +251,8 @@ def test_cleanup_expired_deletes_only_its_own(ssm, run):
 
 def registered(activation_id, count=None):
     """Count hosts as registered with the activation (all it allows by default), as RegisterManagedInstance does."""
-    for _, _, state in ssm_hybrid.all_states():
-        activation = state.activations.get(activation_id)
+    for account_region_state in ssm_hybrid.all_states():
+        activation = account_region_state[-1].activations.get(activation_id)
         if activation is not None:
             activation.registrations = activation.registration_limit if count is None else count
 
