@@ -1,8 +1,12 @@
 #!/bin/sh
 # Build the stand-in agent packages from the sources in tests/agents/src (no network needed):
-#   amazon-ssm-agent_<SSM_VERSION>_<arch>.deb and amazon-ecs-init_<ver>_<arch>.deb for each ECS version.
+#   amazon-ssm-agent_<SSM_VERSION>_<arch>.deb and amazon-ecs-init_<ver>_<arch>.deb for each ECS version;
+#   docker/ with the stand-ins of Docker's own packages: docker-ce and docker-ce-cli
+#   (5:<ver>~debian.<N>~<codename>, per codename and version) and containerd.io (<ver>, per version).
 # Usage: tests/agents/build.sh OUTDIR     (no-op when the inputs did not change)
-# Env:   SSM_VERSION (3.3.1957.0-1), ECS_VERSIONS ("1.105.1-1 1.106.0-1"), ARCHES ("amd64 arm64")
+# Env:   SSM_VERSION (3.3.1957.0-1), ECS_VERSIONS ("1.105.1-1 1.106.0-1"), ARCHES ("amd64 arm64"),
+#        DOCKER_VERSIONS ("27.3.1-1 27.5.1-1"), CONTAINERD_VERSIONS ("1.7.24-1 1.7.25-1"),
+#        DOCKER_CODENAMES ("bullseye:11 bookworm:12 trixie:13"), DOCKER_ARCHES ("amd64")
 set -eu
 
 OUT=${1:?usage: build.sh OUTDIR}
@@ -11,6 +15,11 @@ SRC="$HERE/src"
 SSM_VERSION=${SSM_VERSION:-3.3.1957.0-1}
 ECS_VERSIONS=${ECS_VERSIONS:-"1.105.1-1 1.106.0-1"}
 ARCHES=${ARCHES:-"amd64 arm64"}
+DOCKER_VERSIONS=${DOCKER_VERSIONS:-"27.3.1-1 27.5.1-1"}
+CONTAINERD_VERSIONS=${CONTAINERD_VERSIONS:-"1.7.24-1 1.7.25-1"}
+DOCKER_CODENAMES=${DOCKER_CODENAMES:-"bullseye:11 bookworm:12 trixie:13"}
+DOCKER_ARCHES=${DOCKER_ARCHES:-amd64}
+RUNC_VERSION=1.2.2
 # Fixed mtimes make the packages reproducible (same inputs -> same bytes).
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
 export SOURCE_DATE_EPOCH
@@ -19,6 +28,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 stamp=$( (echo "$SSM_VERSION|$ECS_VERSIONS|$ARCHES|$SOURCE_DATE_EPOCH";
+          echo "$DOCKER_VERSIONS|$CONTAINERD_VERSIONS|$DOCKER_CODENAMES|$DOCKER_ARCHES";
           cd "$HERE" && find build.sh src -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | LC_ALL=C sort |
           xargs sha256sum) | sha256sum | cut -d' ' -f1)
 
@@ -26,6 +36,16 @@ expected=""
 for arch in $ARCHES; do
     expected="$expected amazon-ssm-agent_${SSM_VERSION}_${arch}.deb"
     for v in $ECS_VERSIONS; do expected="$expected amazon-ecs-init_${v}_${arch}.deb"; done
+done
+for arch in $DOCKER_ARCHES; do
+    for v in $CONTAINERD_VERSIONS; do expected="$expected docker/containerd.io_${v}_${arch}.deb"; done
+    for cn in $DOCKER_CODENAMES; do
+        for v in $DOCKER_VERSIONS; do
+            for p in docker-ce docker-ce-cli; do
+                expected="$expected docker/${p}_${v}~debian.${cn#*:}~${cn%:*}_${arch}.deb"
+            done
+        done
+    done
 done
 
 if [ -f "$OUT/.inputs.sha256" ] && [ "$(cat "$OUT/.inputs.sha256")" = "$stamp" ]; then
@@ -45,14 +65,14 @@ subst() {  # subst FILE VERSION ARCH -> stdout
         -e "s/@ECS_VERSION@/$2/g" "$1"
 }
 
-finish() {  # finish ROOTDIR DEB
+finish() {  # finish ROOTDIR DEB [COMPRESSION]
     root=$1
     find "$root" -type d -exec chmod 0755 {} +
     chmod 0755 "$root"/DEBIAN/post* "$root"/DEBIAN/pre* 2>/dev/null || true
     (cd "$root" && find . -type f ! -path './DEBIAN/*' | LC_ALL=C sort | sed 's|^\./||' | xargs md5sum) \
         > "$root/DEBIAN/md5sums"
     find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-    dpkg-deb --root-owner-group -Zxz --build "$root" "$2" >/dev/null
+    dpkg-deb --root-owner-group "-Z${3:-xz}" --build "$root" "$2" >/dev/null
     echo "agents: built $(basename "$2")"
 }
 
@@ -97,8 +117,74 @@ build_ecs() {  # build_ecs VERSION ARCH
     finish "$r" "$OUT/amazon-ecs-init_${v}_${arch}.deb"
 }
 
+dsubst() {  # dsubst FILE VERSION ARCH UPSTREAM -> stdout (placeholders of the docker stand-ins)
+    sed -e "s/@VERSION@/$2/g" -e "s/@ARCH@/$3/g" -e "s/@DOCKER_VERSION@/$4/g" -e "s/@CONTAINERD_VERSION@/$4/g" \
+        -e "s/@RUNC_VERSION@/$RUNC_VERSION/g" -e "s/@UNITS@/$units/g" -e "s/@SERVICES@/$services/g" "$1"
+}
+
+# docker_package ROOT NAME VERSION ARCH UPSTREAM DEB [UNITS SERVICES]: control, maintainer scripts, build.
+# Units get the debhelper-like scripts that enable and start them, as Docker's packages do.
+docker_package() {
+    r=$1 units=${7:-} services=${8:-}
+    size=$(du -sk --exclude=DEBIAN "$r" | cut -f1)
+    dsubst "$SRC/docker/debian/$2.control.in" "$3" "$4" "$5" | sed "s/@INSTALLED_SIZE@/$size/" > "$r/DEBIAN/control"
+    if [ -n "$units" ]; then
+        for s in postinst prerm postrm; do dsubst "$SRC/docker/debian/$s.in" "$3" "$4" "$5" > "$r/DEBIAN/$s"; done
+    fi
+    # gzip: on files this small xz's start-up dominates, and the docker stand-ins are most of the packages.
+    finish "$r" "$6" gzip
+}
+
+build_containerd() {  # build_containerd VERSION ARCH
+    v=$1 arch=$2 up=${1%-*}
+    r="$WORK/containerd-$v-$arch"
+    install -d "$r/DEBIAN" "$r/usr/bin" "$r/lib/systemd/system" "$r/etc/containerd" "$r/usr/share/doc/containerd.io"
+    units="" services=""
+    for f in containerd ctr runc; do dsubst "$SRC/docker/$f" "$v" "$arch" "$up" > "$r/usr/bin/$f"; done
+    chmod 0755 "$r/usr/bin/containerd" "$r/usr/bin/ctr" "$r/usr/bin/runc"
+    install -m 0644 "$SRC/docker/containerd.service" "$r/lib/systemd/system/"
+    install -m 0644 "$SRC/docker/config.toml" "$r/etc/containerd/"
+    echo /etc/containerd/config.toml > "$r/DEBIAN/conffiles"
+    echo "Stand-in containerd.io $v built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/containerd.io/README.standin"
+    docker_package "$r" containerd.io "$v" "$arch" "$up" "$OUT/docker/containerd.io_${v}_${arch}.deb" \
+        containerd.service containerd.service
+}
+
+build_docker() {  # build_docker VERSION CODENAME:NUMBER ARCH -> docker-ce and docker-ce-cli
+    full="${1}~debian.${2#*:}~${2%:*}" arch=$3 up=${1%-*}
+    units="" services=""
+    r="$WORK/docker-ce-$full-$arch"
+    install -d "$r/DEBIAN" "$r/usr/bin" "$r/lib/systemd/system" "$r/usr/share/doc/docker-ce"
+    dsubst "$SRC/docker/dockerd" "5:$full" "$arch" "$up" > "$r/usr/bin/dockerd"
+    chmod 0755 "$r/usr/bin/dockerd"
+    install -m 0644 "$SRC/docker/docker.service" "$SRC/docker/docker.socket" "$r/lib/systemd/system/"
+    echo "Stand-in docker-ce $full built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/docker-ce/README.standin"
+    docker_package "$r" docker-ce "5:$full" "$arch" "$up" "$OUT/docker/docker-ce_${full}_${arch}.deb" \
+        "docker.socket docker.service" docker.service
+
+    units="" services=""
+    r="$WORK/docker-ce-cli-$full-$arch"
+    install -d "$r/DEBIAN" "$r/usr/bin" "$r/usr/share/doc/docker-ce-cli"
+    dsubst "$SRC/docker/docker" "5:$full" "$arch" "$up" > "$r/usr/bin/docker"
+    chmod 0755 "$r/usr/bin/docker"
+    echo "Stand-in docker-ce-cli $full built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/docker-ce-cli/README.standin"
+    docker_package "$r" docker-ce-cli "5:$full" "$arch" "$up" "$OUT/docker/docker-ce-cli_${full}_${arch}.deb"
+}
+
 for arch in $ARCHES; do
     build_ssm "$arch"
     for v in $ECS_VERSIONS; do build_ecs "$v" "$arch"; done
+done
+# The mirror takes every .deb here: none may be left from other versions.
+rm -rf "$OUT/docker"
+mkdir -p "$OUT/docker"
+for arch in $DOCKER_ARCHES; do
+    for v in $CONTAINERD_VERSIONS; do build_containerd "$v" "$arch"; done
+    for cn in $DOCKER_CODENAMES; do
+        for v in $DOCKER_VERSIONS; do build_docker "$v" "$cn" "$arch"; done
+    done
 done
 echo "$stamp" > "$OUT/.inputs.sha256"

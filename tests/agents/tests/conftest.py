@@ -25,6 +25,7 @@ SSM_AGENT = SRC / "ssm" / "amazon-ssm-agent"
 SSM_CLI = SRC / "ssm" / "ssm-cli"
 ECS_INIT = SRC / "ecs" / "amazon-ecs-init"
 REGION = "us-east-1"
+BUILD_MIRROR = REPO / "tests" / "agents" / "build_mirror.sh"
 
 
 def _host_python():
@@ -44,6 +45,15 @@ def free_port():
 
 # One polling helper for all the tests; test modules import it from here.
 wait_for = harness.wait_for
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory):
+    """The packages and the mirror built from scratch (own test key), shared by the test modules."""
+    out = tmp_path_factory.mktemp("build")
+    result = subprocess.run([str(BUILD_MIRROR), str(out)], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
 
 
 # --------------------------------------------------------------------------------------------- emulator

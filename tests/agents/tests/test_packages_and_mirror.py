@@ -11,22 +11,14 @@ import urllib.request
 
 import pytest
 
+from .conftest import BUILD_MIRROR
 from .conftest import HOST_PYTHON
 from .conftest import REPO
 from .conftest import wait_for
 
-BUILD_MIRROR = REPO / "tests" / "agents" / "build_mirror.sh"
 SSM = "3.3.1957.0-1"
 ECS = ("1.105.1-1", "1.106.0-1")
 ARCHES = ("amd64", "arm64")
-
-
-@pytest.fixture(scope="session")
-def build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    result = subprocess.run([str(BUILD_MIRROR), str(out)], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out
 
 
 def _deb_field(deb, field):
