@@ -134,5 +134,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-two-hosts role-faults e2e
+test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-two-hosts role-faults docker-repo e2e
 	@echo "make test: all suites passed"
