@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import shlex
@@ -21,20 +20,6 @@ import urllib.error
 import urllib.request
 
 from tests import harness
-
-
-def _clean_state_file(name: str) -> None:
-    """harness.load() rejects the derived keys harness._save() writes; keep only the World fields."""
-    path = harness.STATE_DIR / f"{name}.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-        fields = {f.name for f in dataclasses.fields(harness.World)}
-        path.write_text(json.dumps({k: v for k, v in data.items() if k in fields}))
-
-
-def load(name: str) -> harness.World | None:
-    _clean_state_file(name)
-    return harness.load(name)
 
 
 def healthy(world: harness.World, hosts: int) -> bool:
@@ -53,13 +38,12 @@ def healthy(world: harness.World, hosts: int) -> bool:
 
 def ensure(name: str, hosts: int, host_prefix: str | None) -> tuple[harness.World, bool]:
     """:return: the world and whether it was reused."""
-    world = load(name)
+    world = harness.load(name)
     if world is not None and healthy(world, hosts):
         return world, True
     # AWS managed policies exist in moto only when asked for; the emulator inherits this environment.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     world = harness.up(name, hosts=hosts, host_prefix=host_prefix)
-    _clean_state_file(name)
     return world, False
 
 
@@ -83,14 +67,13 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.command == "down":
-        _clean_state_file(args.name)
         harness.down(args.name)
         return 0
     if args.command == "ensure":
         world, reused = ensure(args.name, args.hosts, args.host_prefix)
         print(f"world {world.name}: {'reused' if reused else 'created'} ({', '.join(world.hosts)})")
         return 0
-    world = load(args.name)
+    world = harness.load(args.name)
     if world is None:
         print(f"no world named {args.name} is up", file=sys.stderr)
         return 1

@@ -33,25 +33,14 @@ RECAP = re.compile(
 )
 
 
-def _clean_state_file(name: str) -> None:
-    """harness.load() rejects the derived keys that harness._save() writes; keep only the World fields."""
-    path = harness.STATE_DIR / f"{name}.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-        fields = {f.name for f in dataclasses.fields(harness.World)}
-        path.write_text(json.dumps({k: v for k, v in data.items() if k in fields}))
-
-
 def world_up(name: str, hosts: int, host_prefix: str | None = None) -> harness.World:
     # AWS managed policies (AmazonSSMManagedInstanceCore, ...) exist in moto only when asked for; the emulator
     # inherits this environment.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    _clean_state_file(name)
     return harness.up(name, hosts=hosts, host_prefix=host_prefix)
 
 
 def world_down(name: str) -> None:
-    _clean_state_file(name)
     harness.down(name, quiet=True)
 
 

@@ -254,6 +254,24 @@ def host_exec(container: str, script: str, check: bool = True) -> subprocess.Com
     return run(["docker", "exec", container, "bash", "-c", script], check=check)
 
 
+def play(world: World, host: str, playbook: Path, variables: dict, *args: str,
+         timeout: float = 1200) -> subprocess.CompletedProcess:  # fmt: skip
+    """Run ansible-playbook against one host container, as the controller of this world, never raising on failure.
+
+    The variables go through a 0600 file next to the playbook: they may hold an activation code.
+    """
+    vars_file = playbook.parent / "vars.json"
+    vars_file.write_text(json.dumps(variables))
+    vars_file.chmod(0o600)
+    env = dict(os.environ)
+    env.update(world.controller_env())
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(BUILD / "collections")
+    env["ANSIBLE_CONFIG"] = str(REPO / "tests" / "ansible.cfg")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", f"{host},", "-c", "community.docker.docker",
+           "-e", f"@{vars_file}", *args, str(playbook)]  # fmt: skip
+    return subprocess.run(cmd, check=False, text=True, capture_output=True, env=env, timeout=timeout)
+
+
 def emulator(world: World, method: str, path: str, body: dict | None = None) -> dict:
     """Call one of the emulator's test hooks (/_emu/*, /moto-api/*)."""
     data = json.dumps(body).encode() if body is not None else None

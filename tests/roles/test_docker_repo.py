@@ -11,8 +11,6 @@ Run: .venv/bin/python -m pytest -q tests/roles/test_docker_repo.py   (needs Dock
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -93,16 +91,7 @@ def repo_vars(world, version: str) -> dict:
 
 
 def play(world, workdir: Path, host: str, variables: dict, *args: str) -> subprocess.CompletedProcess:
-    vars_file = workdir / "vars.json"
-    vars_file.write_text(json.dumps(variables))
-    vars_file.chmod(0o600)
-    env = dict(os.environ)
-    env.update(world.controller_env())
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / "build" / "collections")
-    env["ANSIBLE_CONFIG"] = str(REPO / "tests" / "ansible.cfg")
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", f"{host},", "-c", "community.docker.docker",
-           "-e", f"@{vars_file}", *args, str(workdir / "play.yml")]  # fmt: skip
-    return subprocess.run(cmd, check=False, text=True, capture_output=True, env=env, timeout=900)
+    return harness.play(world, host, workdir / "play.yml", variables, *args, timeout=900)
 
 
 def changed(result: subprocess.CompletedProcess) -> int:

@@ -11,7 +11,6 @@ Run: .venv/bin/python -m pytest -q tests/roles/test_role_faults.py   (needs Dock
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -95,17 +94,7 @@ def base_vars(world) -> dict:
 
 
 def play(world, workdir: Path, host: str, variables: dict, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    data = {k: v for k, v in variables.items() if k not in drop}
-    vars_file = workdir / "vars.json"
-    vars_file.write_text(json.dumps(data))
-    vars_file.chmod(0o600)
-    env = dict(os.environ)
-    env.update(world.controller_env())
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / "build" / "collections")
-    env["ANSIBLE_CONFIG"] = str(REPO / "tests" / "ansible.cfg")
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", f"{host},", "-c", "community.docker.docker",
-           "-e", f"@{vars_file}", str(workdir / "play.yml")]  # fmt: skip
-    return subprocess.run(cmd, check=False, text=True, capture_output=True, env=env, timeout=1200)
+    return harness.play(world, host, workdir / "play.yml", {k: v for k, v in variables.items() if k not in drop})
 
 
 def failed_with(result: subprocess.CompletedProcess, *fragments: str) -> None:
