@@ -12,10 +12,8 @@ Run: .venv/bin/python -m pytest -q tests/roles/test_docker_repo.py   (needs Dock
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,15 +47,6 @@ def world():
     harness.ensure_images("debian12")
     yield w
     harness.down(WORLD)
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    path = Path(tempfile.mkdtemp(prefix="ecsa-dockerrepo-"))
-    path.chmod(0o700)
-    (path / "play.yml").write_text(PLAYBOOK)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def new_host(world, name: str):

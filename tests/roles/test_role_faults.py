@@ -14,7 +14,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import boto3
@@ -56,15 +55,6 @@ def aws(world):
     clients["ecs"].create_cluster(clusterName=CLUSTER)
     clients["ecs"].create_cluster(clusterName="other")
     return clients
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    path = Path(tempfile.mkdtemp(prefix="ecsa-faults-"))
-    path.chmod(0o700)
-    (path / "play.yml").write_text(PLAYBOOK)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def new_host(world, name: str) -> str:
