@@ -18,8 +18,10 @@ description:
     for ecs-init). Values of keys that contain C(SECRET), C(TOKEN), C(PASSWORD), C(CREDENTIAL), C(AUTH),
     C(PRIVATE_KEY) or C(ACCESS_KEY) are replaced by C(<redacted>).
   - The ECS agent introspection metadata (C(GET <introspection_url>/v1/metadata)) when the agent answers.
-  - The state of the C(amazon-ssm-agent) (or its snap variant), C(ecs) and C(docker) systemd units, and the
-    installed versions of the C(amazon-ssm-agent) and C(amazon-ecs-init) packages (dpkg or rpm).
+  - The state of the C(amazon-ssm-agent) (or its snap variant), C(ecs) and C(docker) systemd units, read with one
+    C(systemctl show) call, and the installed versions of the O(packages) (by default C(amazon-ssm-agent) and
+    C(amazon-ecs-init)), read with one C(dpkg-query) call and, for what dpkg does not report installed, one C(rpm)
+    call.
   - The age of the shared credentials file C(/root/.aws/credentials) that the SSM agent rotates (its modification
     time). Of its content, only the C([section]) header lines are read, for their names; no key or value in it is
     ever kept or returned.
@@ -32,6 +34,9 @@ description:
     C(/root/.aws/credentials).
   - Optionally, whether the host reaches given URLs (O(probe_urls), RV(probes)), fetched from the host with GET
     requests through the proxy of its environment.
+  - Optionally, the type, mode, owner and checksum of given paths (O(paths), RV(files)) and the record the
+    C(external_instance) role saves after a converge (O(record_path), RV(record)), so that one call answers whether
+    a host is already converged.
   - Linux only. On Windows the equivalent files are C(C:\\ProgramData\\Amazon\\SSM\\InstanceData\\registration),
     C(C:\\ProgramData\\Amazon\\SSM\\InstanceData\\Vault\\Store\\RegistrationKey) and
     C(C:\\ProgramData\\Amazon\\ECS\\ecs.config); they are not read by this module.
@@ -49,9 +54,34 @@ options:
   root:
     description:
       - Path prefix under which the host's files are read, for example a mounted image or a test fixture.
+        O(paths) and O(record_path) are read under it too.
       - Commands (systemctl, dpkg-query, rpm) always describe the running system.
     type: path
     default: /
+  paths:
+    description:
+      - Paths to describe in RV(files), keyed there by each path as given (after the C(~) expansion of a C(path)
+        option). They are read under O(root).
+      - Read-only. A regular file is read in full for its checksum.
+    type: list
+    elements: path
+    default: []
+  packages:
+    description:
+      - Packages whose installed version RV(packages) reports.
+      - All of them are queried with one C(dpkg-query -W) call when dpkg is there; the ones dpkg does not report
+        installed are then queried with one C(rpm -q) call when rpm is there.
+      - A name is letters, digits and C(.), C(+), C(_), C(-), starting with a letter or a digit (no version, no
+        architecture qualifier, no pattern). Any other name fails the module.
+    type: list
+    elements: str
+    default: [amazon-ssm-agent, amazon-ecs-init]
+  record_path:
+    description:
+      - Path of the JSON document the C(external_instance) role writes after a successful converge, read under
+        O(root) and returned in RV(record).
+      - When not set, nothing is read and RV(record) is null.
+    type: path
   probe_urls:
     description:
       - URLs to fetch from the host, keyed by a label that names each one in RV(probes). The values must be strings.
@@ -107,6 +137,28 @@ EXAMPLES = r"""
     fail_msg: >-
       Unreachable: {{ ecsa_host.probes | dict2items | rejectattr('value.reachable')
       | map(attribute='key') | join(', ') }}
+
+- name: Read the files, packages and converge record a converge check compares, in one call
+  fleet.ecs_anywhere.host_info:
+    paths:
+      - /etc/ecs/ecs.config
+      - /etc/systemd/system/docker.service.d/ecs-anywhere-proxy.conf
+    packages:
+      - amazon-ssm-agent
+      - amazon-ecs-init
+      - docker.io
+    record_path: /var/lib/ecs-anywhere/converged.json
+  register: ecsa_host
+
+- name: Skip the converge when the host is as the last one left it
+  ansible.builtin.set_fact:
+    ecsa_converged: >-
+      {{ ecsa_host.record is mapping
+         and ecsa_host.record.files | default({}) == ecsa_host.files
+         and ecsa_host.record.packages | default({}) == ecsa_host.packages
+         and ecsa_host.files['/etc/ecs/ecs.config'].mode == '0600'
+         and ecsa_host.packages['docker.io'] is not none
+         and ecsa_host.services.ecs.active == 'active' }}
 
 - name: Refuse a host where root has its own AWS credentials
   ansible.builtin.assert:
@@ -166,15 +218,54 @@ ecs_agent:
       type: str
       returned: when O(introspection_url) did not answer
 services:
-  description: State of the systemd units, keyed by service (amazon-ssm-agent, ecs, docker).
+  description:
+    - State of the systemd units, keyed by service (amazon-ssm-agent, ecs, docker). For amazon-ssm-agent, the deb/rpm
+      unit when it exists, else the snap unit C(snap.amazon-ssm-agent.amazon-ssm-agent.service) when that exists,
+      else the deb/rpm unit.
+    - Each entry has C(unit) (the unit), C(active) (its C(ActiveState), as C(systemctl is-active) prints it, such as
+      V(active), V(inactive) or V(failed)) and C(enabled) (its C(UnitFileState), as C(systemctl is-enabled) prints it,
+      such as V(enabled), V(disabled), V(static) or V(masked), and V(not-found) for a unit systemd does not know).
+    - All the units are read with one C(systemctl show) call. Where that has no systemd manager to ask (systemd is
+      not PID 1), C(systemctl is-enabled) and C(systemctl is-active) are asked for each unit instead, and C(active) is
+      usually null. Both are null when there is no C(systemctl).
   returned: always
   type: dict
   sample: {"ecs": {"unit": "ecs.service", "active": "active", "enabled": "enabled"}}
 packages:
-  description: Installed versions of amazon-ssm-agent and amazon-ecs-init, null when not installed.
+  description:
+    - Installed version of each package of O(packages), keyed by its name, null when it is not installed.
+    - The dpkg version when dpkg reports the package installed (held packages included), else the rpm
+      C(VERSION-RELEASE) when rpm reports it installed.
   returned: always
   type: dict
   sample: {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": null}
+files:
+  description:
+    - The state of each path of O(paths), keyed by the path as given; empty when O(paths) is empty.
+    - Each entry has C(exists) (whether the path exists; a dangling symbolic link does), C(type) (V(file),
+      V(directory), V(link) or V(other) for a device, FIFO or socket), C(checksum), C(mode) (the permission bits in
+      octal with the setuid, setgid and sticky bits, as V(0644) or V(1777)), C(uid) and C(gid) (owner and group ids).
+      All but C(exists) are null when the path does not exist.
+    - C(type), C(mode), C(uid) and C(gid) describe the path itself; a symbolic link is not followed.
+    - C(checksum) is the SHA-1 of the content in hex, as the C(checksum) of M(ansible.builtin.stat) and
+      M(ansible.builtin.copy), of a regular file or of the regular file a symbolic link leads to (the link resolved as
+      the system resolves it, so an absolute target is not under O(root)). It is null for anything else, and for a file
+      that cannot be read.
+    - A path whose parent directory cannot be searched reads as not existing.
+  returned: always
+  type: dict
+  sample:
+    /etc/ecs/ecs.config: {"exists": true, "type": "file", "checksum": "2dacbb53a67a41c0f03ca547e048d07b34190b07",
+                          "mode": "0600", "uid": 0, "gid": 0}
+    /nonexistent: {"exists": false, "type": null, "checksum": null, "mode": null, "uid": null, "gid": null}
+record:
+  description:
+    - The JSON object at O(record_path), as saved by the C(external_instance) role after a successful converge.
+    - Null when O(record_path) is not set, the file is missing or unreadable, or it does not hold a JSON object.
+  returned: always
+  type: dict
+  sample: {"format": 1, "managed_instance_id": "mi-0123456789abcdef0",
+           "packages": {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": "1.89.2-1"}}
 systemd_running:
   description:
     - Whether systemd is running as the init system (C(/run/systemd/system) is a directory), as C(sd_booted) decides it.
@@ -272,10 +363,12 @@ probes:
               "error": "[Errno -3] Temporary failure in name resolution"}
 """
 
+import hashlib
 import json
 import os
 import re
 import socket
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.error import HTTPError
@@ -324,10 +417,22 @@ SERVICES = {
     "docker": ("docker.service",),
 }
 PACKAGES = ("amazon-ssm-agent", "amazon-ecs-init")
+# What dpkg and rpm accept as a package name, and nothing they would read as an option or a glob pattern, so the
+# names go on their command lines as they are.
+PACKAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
+DPKG_FORMAT = "${Package}\t${db:Status-Abbrev}\t${Version}\n"
+RPM_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
+SYSTEMCTL_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState"
+CHECKSUM_CHUNK = 64 * 1024
 
 
 def _path(root, relative):
     return os.path.join(root, relative)
+
+
+def _under_root(root, path):
+    """A path of the host, absolute or not, read under root (os.path.join would drop root before an absolute path)."""
+    return _path(root, path.lstrip(os.sep))
 
 
 def _read_json(path):
@@ -417,6 +522,7 @@ def _first_line(out):
 
 
 def unit_state(module, systemctl, unit):
+    """Two calls for one unit; only when systemctl show has no manager to ask (is-enabled reads the unit files)."""
     # is-enabled prints "not-found" for units that do not exist (older systemd prints only an error on stderr).
     dummy, out, err = module.run_command([systemctl, "is-enabled", unit])
     enabled = _first_line(out)
@@ -426,41 +532,186 @@ def unit_state(module, systemctl, unit):
     return {"unit": unit, "active": _first_line(out), "enabled": enabled}
 
 
+def parse_systemctl_show(out):
+    """The KEY=VALUE blocks of systemctl show, one dict per unit, in the order systemctl printed them."""
+    blocks, block = [], {}
+    for line in (out or "").splitlines():
+        if not line.strip():
+            if block:
+                blocks.append(block)
+            block = {}
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            block[key.strip()] = value.strip()
+    if block:
+        blocks.append(block)
+    return blocks
+
+
+def _shown_state(unit, properties):
+    """The is-active/is-enabled answers for one unit, from its systemctl show properties."""
+    # UnitFileState is what is-enabled prints (enabled, disabled, static, masked, ...); a unit the manager did not
+    # find has none, and is-enabled calls it not-found.
+    enabled = properties.get("UnitFileState") or None
+    if enabled is None and properties.get("LoadState") == "not-found":
+        enabled = "not-found"
+    return {"unit": unit, "active": properties.get("ActiveState") or None, "enabled": enabled}
+
+
+def unit_states(module, systemctl, units):
+    """State of each unit, keyed by unit, from one systemctl show call."""
+    dummy, out, dummy2 = module.run_command([systemctl, "show", f"--property={SYSTEMCTL_PROPERTIES}", "--", *units])
+    blocks = parse_systemctl_show(out)
+    if not blocks:
+        # No manager to ask (systemd is not PID 1): the per-unit commands answer what they can from the unit files.
+        return None
+    # One block per unit given, in that order; the Id of a block is the unit an alias resolves to, so the position,
+    # not the Id, names the unit. Should a block be missing, the Ids that still match are all that is known.
+    if len(blocks) == len(units):
+        by_unit = {unit: blocks[index] for index, unit in enumerate(units)}
+    else:
+        by_unit = {block["Id"]: block for block in blocks if block.get("Id") in units}
+    return {
+        unit: _shown_state(unit, by_unit[unit]) if unit in by_unit else {"unit": unit, "active": None, "enabled": None}
+        for unit in units
+    }
+
+
+def _found(state):
+    return state["enabled"] not in (None, "not-found")
+
+
 def services(module):
-    """is-active/is-enabled of each service; the first existing unit wins (deb/rpm SSM agent before the snap)."""
+    """State of each service; the first existing unit wins (deb/rpm SSM agent before the snap)."""
     systemctl = module.get_bin_path("systemctl")
     result = {}
+    if not systemctl:
+        return {name: {"unit": units[0], "active": None, "enabled": None} for name, units in SERVICES.items()}
+    states = unit_states(module, systemctl, [unit for units in SERVICES.values() for unit in units])
     for name, units in SERVICES.items():
-        if not systemctl:
-            result[name] = {"unit": units[0], "active": None, "enabled": None}
-            continue
-        states = []
-        for unit in units:
-            states.append(unit_state(module, systemctl, unit))
-            if states[-1]["enabled"] not in (None, "not-found"):
-                break
-        result[name] = states[-1] if states[-1]["enabled"] not in (None, "not-found") else states[0]
+        if states is None:
+            tried = []
+            for unit in units:
+                tried.append(unit_state(module, systemctl, unit))
+                if _found(tried[-1]):
+                    break
+        else:
+            tried = [states[unit] for unit in units]
+        result[name] = next((state for state in tried if _found(state)), tried[0])
     return result
 
 
-def package_versions(module):
+def parse_dpkg_query(out):
+    """Version of each package dpkg knows, null when it is not installed (config-files, half-installed, ...)."""
+    known = {}
+    for line in (out or "").splitlines():
+        fields = line.split("\t")
+        if len(fields) != 3:
+            continue
+        name, status, version = (field.strip() for field in fields)
+        # Status-Abbrev is want, status, error flag: "ii ", or "hi " for a held package. The status is the second.
+        if status[1:2] == "i" and version:
+            known[name] = version
+        else:
+            # Other architectures of the same package (multiarch) do not hide an installed one.
+            known.setdefault(name, None)
+    return known
+
+
+def parse_rpm_query(out):
+    """Version of each installed package; the "package X is not installed" lines have no tab and are skipped."""
+    installed = {}
+    for line in (out or "").splitlines():
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[0].strip() and fields[1].strip():
+            # Several versions of one package (kernels): the first one printed.
+            installed.setdefault(fields[0].strip(), fields[1].strip())
+    return installed
+
+
+def package_versions(module, names):
+    """Installed version of each package, or null: one dpkg-query call, then one rpm call for what dpkg lacks."""
+    versions = dict.fromkeys(names)
+    if not versions:
+        return versions
     dpkg = module.get_bin_path("dpkg-query")
     rpm = module.get_bin_path("rpm")
-    versions = {}
-    for package in PACKAGES:
-        version = None
-        if dpkg:
-            rc, out, dummy = module.run_command([dpkg, "-W", "-f=${Status}\t${Version}", package])
-            if rc == 0 and "\t" in out:
-                status, dpkg_version = out.split("\t", 1)
-                if status.strip().endswith(" installed"):
-                    version = dpkg_version.strip() or None
-        if version is None and rpm:
-            rc, out, dummy = module.run_command([rpm, "-q", "--qf", "%{VERSION}-%{RELEASE}", package])
-            if rc == 0 and out.strip() and "not installed" not in out:
-                version = out.strip()
-        versions[package] = version
+    if dpkg:
+        # rc 1 when dpkg knows only some of the names ("no packages found matching X" on stderr); the rest is listed.
+        dummy, out, dummy2 = module.run_command([dpkg, "-W", f"-f={DPKG_FORMAT}", *versions])
+        known = parse_dpkg_query(out)
+        versions.update((name, known[name]) for name in versions if known.get(name))
+    missing = [name for name, version in versions.items() if version is None]
+    if rpm and missing:
+        dummy, out, dummy2 = module.run_command([rpm, "-q", "--qf", RPM_FORMAT, *missing])
+        installed = parse_rpm_query(out)
+        versions.update((name, installed[name]) for name in missing if name in installed)
     return versions
+
+
+def _check_package_names(module, names):
+    # fullmatch: the $ of the pattern alone would let a trailing newline through.
+    invalid = [name for name in names if not PACKAGE_NAME_RE.fullmatch(name)]
+    if invalid:
+        module.fail_json(
+            msg=f"Invalid package names in packages: {', '.join(repr(name) for name in invalid)}; a name is letters, "
+            "digits and . + _ -, starting with a letter or a digit"
+        )
+
+
+def _file_type(mode):
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return "other"
+
+
+def _sha1(path):
+    """sha1 of the content of a regular file, following symbolic links; null for anything else or when unreadable."""
+    try:
+        # Checked first: opening a FIFO would block, and a device could be endless.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        # sha1 is what the checksum of Ansible's stat, copy and template modules is, so the two compare.
+        digest = hashlib.sha1()  # noqa: S324
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(CHECKSUM_CHUNK), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def file_state(path):
+    """Type, mode, owner of a path itself (a link is not followed) and the checksum of its content (it is)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return {"exists": False, "type": None, "checksum": None, "mode": None, "uid": None, "gid": None}
+    return {
+        "exists": True,
+        "type": _file_type(st.st_mode),
+        "checksum": _sha1(path),
+        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+    }
+
+
+def files(root, paths):
+    return {path: file_state(_under_root(root, path)) for path in paths}
+
+
+def record(root, record_path):
+    """The JSON object the external_instance role saved after its last converge, or null."""
+    if not record_path:
+        return None
+    data = _read_json(_under_root(root, record_path))
+    return data if isinstance(data, dict) else None
 
 
 def shared_credentials(root, now=None):
@@ -610,6 +861,9 @@ def main():
             probe_urls=dict(type="dict", default={}),
             probe_timeout=dict(type="int", default=10),
             probe_validate_certs=dict(type="bool", default=True),
+            paths=dict(type="list", elements="path", default=[]),
+            packages=dict(type="list", elements="str", default=list(PACKAGES)),
+            record_path=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -622,6 +876,7 @@ def main():
         module.fail_json(msg=f"Unable to probe {', '.join(not_strings)}: probe_urls values must be URL strings")
     if module.params["probe_timeout"] < 1:
         module.fail_json(msg=f"probe_timeout must be at least 1 second, got {module.params['probe_timeout']}")
+    _check_package_names(module, module.params["packages"])
     config, config_files = ecs_config(root)
     module.exit_json(
         changed=False,
@@ -631,11 +886,13 @@ def main():
         ecs_agent=introspection(module.params["introspection_url"], timeout),
         systemd_running=os.path.isdir(_path(root, SYSTEMD_RUNTIME_DIR)),
         services=services(module),
-        packages=package_versions(module),
+        packages=package_versions(module, module.params["packages"]),
         shared_credentials=shared_credentials(root),
         ecs_agent_state=ecs_agent_state(root),
         credential_chain=credential_chain(root),
         probes=probes(probe_urls, module.params["probe_timeout"], module.params["probe_validate_certs"]),
+        files=files(root, module.params["paths"]),
+        record=record(root, module.params["record_path"]),
     )
 
 

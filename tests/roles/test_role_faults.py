@@ -4,6 +4,7 @@ Drives ansible-playbook against one systemd host container on a harness world (e
 argument and preflight failures, the missing engine and a package whose signature does not match (served by a
 second mirror) run first on the fresh host; the registration faults follow on the same host, which is then
 fixed and must converge without a second managed instance, and finally refuses, then performs, a cluster move.
+On the host that leaves converged, the converge record must skip the roles only while nothing drifted.
 
 Run: .venv/bin/python -m pytest -q tests/roles/test_role_faults.py   (needs Docker, make agents, make images)
 """
@@ -261,3 +262,64 @@ def test_registration_faults_then_fix_and_cluster_guard(world, workdir, aws, fre
     # Same managed instance throughout: no second registration.
     assert json.loads(harness.host_exec(host, "cat /var/lib/amazon/ssm/registration").stdout) == registration
     assert len(instances_of(aws, good_id)) == 1
+
+
+# ------------------------------------------------------------------ the converge record
+
+
+def recap_changed(result: subprocess.CompletedProcess) -> int:
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    counts = [int(line.split("changed=")[1].split()[0]) for line in result.stdout.splitlines() if " changed=" in line]
+    assert len(counts) == 1, result.stdout[-2000:]
+    return counts[0]
+
+
+def ran_roles(result: subprocess.CompletedProcess) -> bool:
+    return "TASK [fleet.ecs_anywhere.ecs_agent :" in result.stdout
+
+
+def test_converge_record_skips_only_a_host_that_did_not_drift(world, workdir, aws, fresh_host):
+    # The host the test above left converged in cluster 'other'.
+    host = fresh_host
+    variables = base_vars(world) | {"ecs_anywhere_cluster": "other", "ecs_anywhere_ecs_allow_cluster_change": True}
+
+    # Written by the last converge, readable by root only, without the activation or any key.
+    record_file = "/var/lib/ecs-anywhere/converged.json"
+    mode, record = harness.host_exec(host, f"stat -c %a {record_file}; cat {record_file}").stdout.split("\n", 1)
+    assert mode == "600"
+    record = json.loads(record)
+    assert record["managed_instance_id"].startswith("mi-")
+    assert record["files"]["/etc/ecs/ecs.config"]["checksum"]
+    assert "activation" not in json.dumps(record).lower()
+
+    # Nothing drifted: the preflight alone decides, the roles do not run.
+    quiet = play(world, workdir, host, variables)
+    assert recap_changed(quiet) == 0
+    assert not ran_roles(quiet)
+
+    # An edited agent configuration is put back.
+    user_config = harness.host_exec(host, "cat /etc/ecs/ecs.config").stdout
+    harness.host_exec(host, "echo ECS_LOGLEVEL=debug >> /etc/ecs/ecs.config")
+    repaired = play(world, workdir, host, variables)
+    assert ran_roles(repaired)
+    assert recap_changed(repaired) > 0
+    assert harness.host_exec(host, "cat /etc/ecs/ecs.config").stdout == user_config
+
+    # A stopped agent is started again.
+    harness.host_exec(host, "systemctl stop ecs")
+    restarted = play(world, workdir, host, variables)
+    assert ran_roles(restarted)
+    assert recap_changed(restarted) > 0
+    assert harness.host_exec(host, "systemctl is-active ecs", check=False).stdout.strip() == "active"
+
+    # A changed setting runs the roles, which apply it.
+    tagged = variables | {"ecs_anywhere_instance_attributes": {"stage": "record"}}
+    applied = play(world, workdir, host, tagged)
+    assert ran_roles(applied)
+    assert recap_changed(applied) > 0
+    assert 'ECS_INSTANCE_ATTRIBUTES={"stage":"record"}' in harness.host_exec(host, "cat /etc/ecs/ecs.config").stdout
+
+    # Converged again: back to the preflight alone.
+    settled = play(world, workdir, host, tagged)
+    assert recap_changed(settled) == 0
+    assert not ran_roles(settled)

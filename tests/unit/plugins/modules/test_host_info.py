@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import os
@@ -12,6 +13,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import sys
 import threading
 import time
 
@@ -43,50 +45,172 @@ def executable(bindir, name, script):
     os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
+# What systemd 252 (Debian 12) prints for `systemctl show --property=Id,LoadState,ActiveState,UnitFileState --
+# docker.service nosuch.service ecs.service amazon-ssm-agent.service snap.amazon-ssm-agent.amazon-ssm-agent.service
+# debug-shell.service dbus.service sudo.service kmod.service`, byte for byte: one block per unit given, in that
+# order, blank line between blocks, none after the last. kmod.service is an alias; its block has the Id it resolves to.
+SYSTEMCTL_SHOW = """Id=docker.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled
+
+Id=nosuch.service
+LoadState=not-found
+ActiveState=inactive
+UnitFileState=
+
+Id=ecs.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled
+
+Id=amazon-ssm-agent.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled
+
+Id=snap.amazon-ssm-agent.amazon-ssm-agent.service
+LoadState=not-found
+ActiveState=inactive
+UnitFileState=
+
+Id=debug-shell.service
+LoadState=loaded
+ActiveState=inactive
+UnitFileState=disabled
+
+Id=dbus.service
+LoadState=loaded
+ActiveState=inactive
+UnitFileState=static
+
+Id=sudo.service
+LoadState=masked
+ActiveState=inactive
+UnitFileState=masked
+
+Id=systemd-modules-load.service
+LoadState=loaded
+ActiveState=inactive
+UnitFileState=static
+"""
+SHOWN_UNITS = [line[3:] for line in SYSTEMCTL_SHOW.splitlines() if line.startswith("Id=")]
+SHOWN_UNITS[-1] = "kmod.service"
+SYSTEMCTL_PROPERTIES = "--property=Id,LoadState,ActiveState,UnitFileState"
+DPKG_FORMAT = "-f=${Package}\t${db:Status-Abbrev}\t${Version}\n"
+RPM_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
+
+
+def calls(bindir):
+    """The commands the fakes ran, one argv list each, in order."""
+    path = bindir / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+LOG_ARGV = "import json, os, sys; print(json.dumps([os.path.basename(sys.argv[1])] + sys.argv[2:]))"
+
+
+def log_call(bindir):
+    # Each fake logs its argv as one JSON line (tabs and newlines of the format arguments included).
+    return f'"{sys.executable}" -c "{LOG_ARGV}" "$0" "$@" >> "{bindir}/calls.jsonl"\n'
+
+
 @pytest.fixture
 def fake_bin(tmp_path, monkeypatch):
+    """systemctl, dpkg-query and rpm as the real ones answer, for a host whose state tables below describe.
+
+    systemd: ecs active/enabled, docker inactive/disabled, the SSM agent only exists as the snap unit.
+    dpkg: the SSM agent installed, ecs-init only config-files, docker.io installed and held, containerd removed.
+    rpm: ecs-init installed, in two versions.
+    """
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    # systemd: ecs active/enabled, docker inactive/disabled, the SSM agent only exists as the snap unit.
     executable(
         str(bindir),
         "systemctl",
-        """
-case "$1 $2" in
-  "is-enabled ecs.service") echo enabled ;;
-  "is-active ecs.service") echo active ;;
-  "is-enabled docker.service") echo disabled; exit 1 ;;
-  "is-active docker.service") echo inactive; exit 3 ;;
-  "is-enabled snap.amazon-ssm-agent.amazon-ssm-agent.service") echo enabled ;;
-  "is-active snap.amazon-ssm-agent.amazon-ssm-agent.service") echo active ;;
-  "is-enabled "*) echo "Failed to get unit file state for $2: No such file or directory" >&2; exit 1 ;;
-  "is-active "*) echo inactive; exit 3 ;;
+        log_call(bindir)
+        + """
+state() {
+  case "$1" in
+    ecs.service) echo "loaded active enabled" ;;
+    docker.service) echo "loaded inactive disabled" ;;
+    snap.amazon-ssm-agent.amazon-ssm-agent.service) echo "loaded active enabled" ;;
+    failed.service) echo "loaded failed enabled" ;;
+    masked.service) echo "masked inactive masked" ;;
+    *) echo "not-found inactive -" ;;
+  esac
+}
+block() {
+  set -- "$1" $(state "$1")
+  [ "$4" = "-" ] && set -- "$1" "$2" "$3" ""
+  printf 'Id=%s\\nLoadState=%s\\nActiveState=%s\\nUnitFileState=%s\\n' "$1" "$2" "$3" "$4"
+}
+if [ -n "$FAKE_SYSTEMD_DOWN" ] && [ "$1" != is-enabled ]; then
+  echo "System has not been booted with systemd as init system (PID 1). Can't operate." >&2
+  echo "Failed to connect to bus: Host is down" >&2
+  exit 1
+fi
+case "$1" in
+  show)
+    [ "$2" = "--property=Id,LoadState,ActiveState,UnitFileState" ] && [ "$3" = "--" ] || exit 2
+    shift 3
+    sep=""
+    for unit in "$@"; do printf "$sep"; block "$unit"; sep="\\n"; done ;;
+  is-enabled)
+    set -- $(state "$2") "$2"
+    if [ "$1" = "not-found" ]; then
+      echo "Failed to get unit file state for $4: No such file or directory" >&2
+      exit 1
+    fi
+    echo "$3" ;;
+  is-active)
+    set -- $(state "$2")
+    echo "$2" ;;
 esac
 """,
     )
     executable(
         str(bindir),
         "dpkg-query",
-        """
-for last; do :; done
-case "$last" in
-  amazon-ssm-agent) printf 'install ok installed\\t3.3.987.0-1' ;;
-  amazon-ecs-init) printf 'deinstall ok config-files\\t1.80.0-1' ;;
-  *) echo "dpkg-query: no packages found matching $last" >&2; exit 1 ;;
-esac
+        log_call(bindir)
+        + """
+[ "$1" = "-W" ] || exit 2
+shift 2
+rc=0
+# dpkg-query lists what it knows sorted by name, not in the order asked, and each unknown name on stderr.
+for name in "$@"; do
+  case "$name" in
+    amazon-ssm-agent) printf 'amazon-ssm-agent\\tii \\t3.3.987.0-1\\n' ;;
+    amazon-ecs-init) printf 'amazon-ecs-init\\trc \\t1.80.0-1\\n' ;;
+    docker.io) printf 'docker.io\\thi \\t20.10.24+dfsg1-1+deb12u1+b6\\n' ;;
+    containerd) printf 'containerd\\tun \\t\\n' ;;
+    *) echo "dpkg-query: no packages found matching $name" >&2; rc=1 ;;
+  esac
+done | sort
+for name in "$@"; do
+  case "$name" in amazon-ssm-agent|amazon-ecs-init|docker.io|containerd) ;; *) rc=1 ;; esac
+done
+exit $rc
 """,
     )
     executable(
         str(bindir),
         "rpm",
-        """
-for last; do :; done
-case "$last" in
-  amazon-ecs-init) printf '1.89.2-1' ;;
-  *) echo "package $last is not installed"; exit 1 ;;
-esac
+        log_call(bindir)
+        + """
+[ "$1" = "-q" ] && [ "$2" = "--qf" ] || exit 2
+shift 3
+missing=0
+for name in "$@"; do
+  case "$name" in
+    amazon-ecs-init) printf 'amazon-ecs-init\\t1.89.2-1\\namazon-ecs-init\\t1.80.0-1\\n' ;;
+    *) echo "package $name is not installed"; missing=$((missing + 1)) ;;
+  esac
+done
+exit $missing
 """,
     )
+    monkeypatch.delenv("FAKE_SYSTEMD_DOWN", raising=False)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     return bindir
 
@@ -224,6 +348,13 @@ def test_registered_host(tmp_path, capsys, fake_bin, introspection):
     assert result["services"]["amazon-ssm-agent"]["active"] == "active"
     # dpkg knows the SSM agent; ecs-init is only config-files in dpkg, so the rpm answer is used.
     assert result["packages"] == {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": "1.89.2-1"}
+    # One call per tool: every unit in one systemctl show, every package in one dpkg-query, the rest in one rpm.
+    assert calls(fake_bin) == [
+        ["systemctl", "show", SYSTEMCTL_PROPERTIES, "--", *[u for units in host_info.SERVICES.values() for u in units]],
+        ["dpkg-query", "-W", DPKG_FORMAT, "amazon-ssm-agent", "amazon-ecs-init"],
+        ["rpm", "-q", "--qf", RPM_FORMAT, "amazon-ecs-init"],
+    ]
+    assert result["files"] == {} and result["record"] is None
     creds = result["shared_credentials"]
     assert creds["present"] is True and 595 <= creds["age_seconds"] <= 700
     assert result["ecs_agent_state"]["present"] is True and result["ecs_agent_state"]["readable"] is True
@@ -731,3 +862,373 @@ def test_probe_arguments_are_checked(tmp_path, capsys, args, message):
     result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", **args)
     assert rc == 1 and result["failed"] is True
     assert result["msg"] == message
+
+
+# ------------------------------------------------------------------ services
+
+
+class StubModule:
+    """Answers run_command with canned (rc, stdout, stderr) and records the argv lists it was given."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.commands = []
+
+    def run_command(self, args):
+        self.commands.append(args)
+        return self.answers.pop(0)
+
+
+def test_parse_systemctl_show_of_a_real_systemd():
+    blocks = host_info.parse_systemctl_show(SYSTEMCTL_SHOW)
+    assert len(blocks) == len(SHOWN_UNITS) == 9
+    assert blocks[0] == {
+        "Id": "docker.service",
+        "LoadState": "loaded",
+        "ActiveState": "active",
+        "UnitFileState": "enabled",
+    }
+    assert blocks[1] == {
+        "Id": "nosuch.service",
+        "LoadState": "not-found",
+        "ActiveState": "inactive",
+        "UnitFileState": "",
+    }
+    # Blank lines of any number, a trailing one and stray lines without "=" change nothing.
+    assert host_info.parse_systemctl_show("\n\n" + SYSTEMCTL_SHOW.replace("\n\n", "\n\n\nnoise\n") + "\n\n") == blocks
+    assert host_info.parse_systemctl_show("") == []
+
+
+def test_unit_states_of_a_real_systemd():
+    module = StubModule((0, SYSTEMCTL_SHOW, ""))
+    states = host_info.unit_states(module, "/usr/bin/systemctl", SHOWN_UNITS)
+    assert module.commands == [["/usr/bin/systemctl", "show", SYSTEMCTL_PROPERTIES, "--", *SHOWN_UNITS]]
+    # What systemctl is-active and is-enabled print for the same units on the same host.
+    assert {unit: (state["active"], state["enabled"]) for unit, state in states.items()} == {
+        "docker.service": ("active", "enabled"),
+        "nosuch.service": ("inactive", "not-found"),
+        "ecs.service": ("active", "enabled"),
+        "amazon-ssm-agent.service": ("active", "enabled"),
+        "snap.amazon-ssm-agent.amazon-ssm-agent.service": ("inactive", "not-found"),
+        "debug-shell.service": ("inactive", "disabled"),
+        "dbus.service": ("inactive", "static"),
+        "sudo.service": ("inactive", "masked"),
+        # An alias is named by the unit asked for, not by the Id it resolves to.
+        "kmod.service": ("inactive", "static"),
+    }
+    assert all(state["unit"] == unit for unit, state in states.items())
+
+
+def test_unit_states_match_ids_when_a_block_is_missing():
+    # Not something systemctl does for valid names; should it, only the blocks whose Id names a unit are used.
+    shown = SYSTEMCTL_SHOW.split("\n\n")
+    module = StubModule((1, "\n\n".join([shown[2], shown[0]]), "Unit name bad@ is not valid."))
+    states = host_info.unit_states(module, "systemctl", ["bad@", "docker.service", "ecs.service"])
+    assert states == {
+        "bad@": {"unit": "bad@", "active": None, "enabled": None},
+        "docker.service": {"unit": "docker.service", "active": "active", "enabled": "enabled"},
+        "ecs.service": {"unit": "ecs.service", "active": "active", "enabled": "enabled"},
+    }
+
+
+def test_services_prefer_the_deb_ssm_unit_over_the_snap():
+    # The real host of SYSTEMCTL_SHOW: the deb unit exists, the snap unit does not.
+    shown = dict(zip(SHOWN_UNITS, SYSTEMCTL_SHOW.split("\n\n"), strict=True))
+    units = [u for units in host_info.SERVICES.values() for u in units]
+    module = StubModule((0, "\n\n".join(shown[u] for u in units), ""))
+    module.get_bin_path = lambda name: f"/usr/bin/{name}"
+    assert host_info.services(module) == {
+        "amazon-ssm-agent": {"unit": "amazon-ssm-agent.service", "active": "active", "enabled": "enabled"},
+        "ecs": {"unit": "ecs.service", "active": "active", "enabled": "enabled"},
+        "docker": {"unit": "docker.service", "active": "active", "enabled": "enabled"},
+    }
+    assert len(module.commands) == 1
+
+
+def test_services_fall_back_to_the_snap_ssm_unit(tmp_path, capsys, fake_bin):
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=[])
+    assert rc == 0
+    assert result["services"] == {
+        "amazon-ssm-agent": {
+            "unit": "snap.amazon-ssm-agent.amazon-ssm-agent.service",
+            "active": "active",
+            "enabled": "enabled",
+        },
+        "ecs": {"unit": "ecs.service", "active": "active", "enabled": "enabled"},
+        "docker": {"unit": "docker.service", "active": "inactive", "enabled": "disabled"},
+    }
+    assert [call[:2] for call in calls(fake_bin)] == [["systemctl", "show"]]
+
+
+def test_services_report_missing_units_as_not_found(tmp_path, capsys, fake_bin, monkeypatch):
+    monkeypatch.setattr(
+        host_info,
+        "SERVICES",
+        {
+            "amazon-ssm-agent": ("gone.service", "snap.gone.service"),
+            "ecs": ("failed.service",),
+            "x": ("masked.service",),
+        },
+    )
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=[])
+    assert rc == 0
+    assert result["services"] == {
+        # Neither unit exists: the first is reported, as not-found.
+        "amazon-ssm-agent": {"unit": "gone.service", "active": "inactive", "enabled": "not-found"},
+        "ecs": {"unit": "failed.service", "active": "failed", "enabled": "enabled"},
+        "x": {"unit": "masked.service", "active": "inactive", "enabled": "masked"},
+    }
+    assert len(calls(fake_bin)) == 1
+
+
+def test_services_without_a_systemd_manager_ask_each_unit(tmp_path, capsys, fake_bin, monkeypatch):
+    # systemd is not PID 1: show cannot answer, is-enabled still reads the unit files, is-active has nothing to ask.
+    monkeypatch.setenv("FAKE_SYSTEMD_DOWN", "1")
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=[])
+    assert rc == 0
+    assert result["services"] == {
+        "amazon-ssm-agent": {
+            "unit": "snap.amazon-ssm-agent.amazon-ssm-agent.service",
+            "active": None,
+            "enabled": "enabled",
+        },
+        "ecs": {"unit": "ecs.service", "active": None, "enabled": "enabled"},
+        "docker": {"unit": "docker.service", "active": None, "enabled": "disabled"},
+    }
+    assert [call[:3] for call in calls(fake_bin)] == [
+        ["systemctl", "show", SYSTEMCTL_PROPERTIES],
+        ["systemctl", "is-enabled", "amazon-ssm-agent.service"],
+        ["systemctl", "is-active", "amazon-ssm-agent.service"],
+        ["systemctl", "is-enabled", "snap.amazon-ssm-agent.amazon-ssm-agent.service"],
+        ["systemctl", "is-active", "snap.amazon-ssm-agent.amazon-ssm-agent.service"],
+        ["systemctl", "is-enabled", "ecs.service"],
+        ["systemctl", "is-active", "ecs.service"],
+        ["systemctl", "is-enabled", "docker.service"],
+        ["systemctl", "is-active", "docker.service"],
+    ]
+
+
+# ------------------------------------------------------------------ packages
+
+
+def without_tools(monkeypatch, *names):
+    real = host_info.AnsibleModule.get_bin_path
+
+    def get_bin_path(self, name, *args, **kwargs):
+        return None if name in names else real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(host_info.AnsibleModule, "get_bin_path", get_bin_path)
+
+
+PACKAGES = ["docker.io", "amazon-ssm-agent", "containerd", "amazon-ecs-init", "python3-apt"]
+
+
+def test_packages_in_one_dpkg_query(tmp_path, capsys, fake_bin, monkeypatch):
+    without_tools(monkeypatch, "rpm")
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=PACKAGES)
+    assert rc == 0
+    # Exactly the names asked for, in that order: installed (held counts), removed, config-files and unknown.
+    assert list(result["packages"]) == PACKAGES
+    assert result["packages"] == {
+        "docker.io": "20.10.24+dfsg1-1+deb12u1+b6",
+        "amazon-ssm-agent": "3.3.987.0-1",
+        "containerd": None,
+        "amazon-ecs-init": None,
+        "python3-apt": None,
+    }
+    assert calls(fake_bin)[1:] == [["dpkg-query", "-W", DPKG_FORMAT, *PACKAGES]]
+
+
+def test_packages_dpkg_lacks_are_asked_of_rpm_in_one_call(tmp_path, capsys, fake_bin):
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=PACKAGES)
+    assert rc == 0
+    assert result["packages"] == {
+        "docker.io": "20.10.24+dfsg1-1+deb12u1+b6",
+        "amazon-ssm-agent": "3.3.987.0-1",
+        "containerd": None,
+        # Two versions installed: the first rpm printed.
+        "amazon-ecs-init": "1.89.2-1",
+        "python3-apt": None,
+    }
+    assert calls(fake_bin)[1:] == [
+        ["dpkg-query", "-W", DPKG_FORMAT, *PACKAGES],
+        ["rpm", "-q", "--qf", RPM_FORMAT, "containerd", "amazon-ecs-init", "python3-apt"],
+    ]
+
+
+def test_packages_installed_in_dpkg_need_no_rpm(tmp_path, capsys, fake_bin):
+    names = ["amazon-ssm-agent", "docker.io", "amazon-ssm-agent"]
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=names)
+    assert rc == 0
+    assert result["packages"] == {"amazon-ssm-agent": "3.3.987.0-1", "docker.io": "20.10.24+dfsg1-1+deb12u1+b6"}
+    assert calls(fake_bin)[1:] == [["dpkg-query", "-W", DPKG_FORMAT, "amazon-ssm-agent", "docker.io"]]
+
+
+def test_packages_from_rpm_alone(tmp_path, capsys, fake_bin, monkeypatch):
+    without_tools(monkeypatch, "dpkg-query")
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9")
+    assert rc == 0
+    assert result["packages"] == {"amazon-ssm-agent": None, "amazon-ecs-init": "1.89.2-1"}
+    assert calls(fake_bin)[1:] == [["rpm", "-q", "--qf", RPM_FORMAT, "amazon-ssm-agent", "amazon-ecs-init"]]
+
+
+def test_no_packages_no_query(tmp_path, capsys, fake_bin):
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=[])
+    assert rc == 0 and result["packages"] == {}
+    assert [call[0] for call in calls(fake_bin)] == ["systemctl"]
+
+
+@pytest.mark.parametrize(
+    "out, expected",
+    [
+        # Multiarch: one line per architecture; an installed one is not hidden by the others.
+        ("libc6\tii \t2.36-9\nlibc6\tun \t\n", {"libc6": "2.36-9"}),
+        ("libc6\tun \t\nlibc6\tii \t2.36-9\n", {"libc6": "2.36-9"}),
+        # Half-installed, unpacked and triggers-pending are not installed; installed is, whatever is wanted of it
+        # (hold, remove) and whatever its error flag (reinst-required), as when ${Status} ended in " installed".
+        (
+            "a\tiH \t1\nb\tiU \t1\nc\tit \t1\nd\tiiR\t1\ne\tri \t2\nf\thi \t3\n",
+            {"a": None, "b": None, "c": None, "d": "1", "e": "2", "f": "3"},
+        ),
+        ("garbage\nx\tii\n", {}),
+    ],
+)
+def test_parse_dpkg_query(out, expected):
+    assert host_info.parse_dpkg_query(out) == expected
+
+
+@pytest.mark.parametrize("name", ["-rf", "--all", "docker*", "", "a b", "x;y", "libc6:amd64", "pkg\n", "[ab]"])
+def test_package_names_are_checked(tmp_path, capsys, fake_bin, name):
+    result, dummy, rc = run(
+        capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=["docker.io", name]
+    )
+    assert rc == 1 and result["failed"] is True
+    assert result["msg"].startswith(f"Invalid package names in packages: {name!r};")
+    assert calls(fake_bin) == []
+
+
+# ------------------------------------------------------------------ files
+
+
+def file_entry(exists=True, kind=None, checksum=None, mode=None):
+    uid, gid = (os.getuid(), os.getgid()) if exists else (None, None)
+    return {"exists": exists, "type": kind, "checksum": checksum, "mode": mode, "uid": uid, "gid": gid}
+
+
+MISSING = {"exists": False, "type": None, "checksum": None, "mode": None, "uid": None, "gid": None}
+
+
+def test_files(tmp_path, capsys, fake_bin):
+    root = str(tmp_path / "root")
+    config = write(root, "etc/ecs/ecs.config", "ECS_CLUSTER=edge\n")
+    os.chmod(config, 0o640)
+    os.makedirs(os.path.join(root, "var/lib/ecs-anywhere"), mode=0o700)
+    os.chmod(os.path.join(root, "var/lib/ecs-anywhere"), 0o1700)
+    os.symlink("ecs.config", os.path.join(root, "etc/ecs/relative-link"))
+    os.symlink("nowhere", os.path.join(root, "etc/ecs/dangling"))
+    # An absolute target is resolved by the system, not under root.
+    outside = write(str(tmp_path), "outside", "ECS_CLUSTER=edge\n")
+    os.symlink(outside, os.path.join(root, "etc/ecs/absolute-link"))
+    os.mkfifo(os.path.join(root, "etc/ecs/fifo"))
+    os.chmod(os.path.join(root, "etc/ecs/fifo"), 0o600)
+    empty = write(root, "etc/ecs/empty", "")
+    os.chmod(empty, 0o4700)
+    # A file of the real host with the same name is not what is read: paths are read under root.
+    paths = [
+        "/etc/ecs/ecs.config",
+        "etc/ecs/ecs.config",
+        "/var/lib/ecs-anywhere",
+        "/etc/ecs/relative-link",
+        "/etc/ecs/dangling",
+        "/etc/ecs/absolute-link",
+        "/etc/ecs/fifo",
+        "/etc/ecs/empty",
+        "/etc/passwd",
+        "/nonexistent/file",
+    ]
+    result, dummy, rc = run(capsys, root=root, introspection_url="http://127.0.0.1:9", paths=paths, packages=[])
+    assert rc == 0
+    sha1 = "095ebcd8c9aa795a904330ef3dcc712a2e13ac0a"  # sha1sum of the content, as ansible.builtin.stat reports it
+    files = result["files"]
+    assert list(files) == paths
+    assert files["/etc/ecs/ecs.config"] == file_entry(kind="file", checksum=sha1, mode="0640")
+    assert files["etc/ecs/ecs.config"] == files["/etc/ecs/ecs.config"]
+    assert files["/var/lib/ecs-anywhere"] == file_entry(kind="directory", mode="1700")
+    # A link is described as a link, with the checksum of the content it leads to.
+    assert files["/etc/ecs/relative-link"] == file_entry(kind="link", checksum=sha1, mode="0777")
+    assert files["/etc/ecs/dangling"] == file_entry(kind="link", mode="0777")
+    assert files["/etc/ecs/absolute-link"] == file_entry(kind="link", checksum=sha1, mode="0777")
+    # A FIFO is not opened (that would block), nor any other special file.
+    assert files["/etc/ecs/fifo"] == file_entry(kind="other", mode="0600")
+    empty_sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    assert files["/etc/ecs/empty"] == file_entry(kind="file", checksum=empty_sha1, mode="4700")
+    assert files["/etc/passwd"] == MISSING
+    assert files["/nonexistent/file"] == MISSING
+
+
+def test_files_big_file_checksum(tmp_path):
+    content = os.urandom(3 * host_info.CHECKSUM_CHUNK + 17)
+    path = tmp_path / "big"
+    path.write_bytes(content)
+    assert host_info.file_state(str(path))["checksum"] == hashlib.sha1(content).hexdigest()  # noqa: S324
+
+
+def test_files_unreadable_file_exists_without_checksum(tmp_path, monkeypatch):
+    path = write(str(tmp_path), "etc/ecs/ecs.config", "secret")
+    os.chmod(path, 0)
+    if os.geteuid() == 0:
+        # root reads any file: make open() fail the way it does for anyone else.
+        real_open = open
+
+        def refuse(file, *args, **kwargs):
+            if os.fspath(file) == path:
+                raise PermissionError(13, "Permission denied", path)
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr("builtins.open", refuse)
+    assert host_info.files(str(tmp_path), ["/etc/ecs/ecs.config"]) == {
+        "/etc/ecs/ecs.config": file_entry(kind="file", mode="0000")
+    }
+
+
+# ------------------------------------------------------------------ converge record
+
+
+RECORD = {"format": 1, "digest": "abc", "files": {"/etc/ecs/ecs.config": {"exists": True}}, "managed_instance_id": MI}
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (json.dumps(RECORD), RECORD),
+        ("[1, 2]", None),
+        ('"a string"', None),
+        ("null", None),
+        ('{"format": 1,', None),
+        ("", None),
+        (b"\xff\xfe{}", None),
+        (None, None),
+    ],
+    ids=["object", "list", "string", "null", "truncated", "empty", "not-utf-8", "missing"],
+)
+def test_record(tmp_path, capsys, fake_bin, content, expected):
+    root = str(tmp_path / "root")
+    os.makedirs(os.path.join(root, "var/lib/ecs-anywhere"))
+    if content is not None:
+        with open(os.path.join(root, "var/lib/ecs-anywhere/converged.json"), "wb") as f:
+            f.write(content if isinstance(content, bytes) else content.encode())
+    result, dummy, rc = run(
+        capsys,
+        root=root,
+        introspection_url="http://127.0.0.1:9",
+        record_path="/var/lib/ecs-anywhere/converged.json",
+        packages=[],
+    )
+    assert rc == 0
+    assert result["record"] == expected
+
+
+def test_record_is_a_file(tmp_path):
+    os.makedirs(tmp_path / "var/lib/ecs-anywhere/converged.json")
+    assert host_info.record(str(tmp_path), "/var/lib/ecs-anywhere/converged.json") is None
+    assert host_info.record(str(tmp_path), None) is None

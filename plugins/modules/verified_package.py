@@ -1,0 +1,795 @@
+#!/usr/bin/python
+
+# Copyright: fleet.ecs_anywhere contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: verified_package
+version_added: 0.1.0
+short_description: Install a package file only when its detached OpenPGP signature verifies
+description:
+  - Runs on the managed host. Installs a vendor package file, such as the Amazon SSM agent or the C(amazon-ecs-init)
+    C(.deb), only when its detached OpenPGP signature verifies against a dedicated keyring built from O(keys). A
+    package whose signature is missing or does not verify is never installed.
+  - Reads the installed version with C(dpkg-query). Nothing is downloaded when the installed version already
+    answers O(version) (any version for V(latest) without O(upgrade)).
+  - Otherwise downloads the package and its signature into a private temporary directory (mode C(0700)), verifies
+    the signature with C(gpgv --keyring), checks with C(dpkg-deb) that the file holds package O(name) (and version
+    O(version) when it is pinned), installs it and removes the download, also when something fails.
+  - Keeps the trusted keys in a keyring of their own, O(keyring), written from the dearmored O(keys) when it is
+    missing or differs. The keys are never imported into a GnuPG home, so C(gpg) is not needed on the host; only
+    C(gpgv) is, which every Debian host has since C(apt) depends on it.
+  - When O(pinned_fingerprints) is set, refuses O(keys) whose primary keys are not exactly those, before anything on
+    the host changes.
+  - Installs with C(dpkg -i) when the package declares no C(Depends) or C(Pre-Depends), and with
+    C(apt-get install) otherwise, so that apt brings in the dependencies from the configured repositories.
+options:
+  name:
+    description:
+      - Name of the package, as dpkg knows it, for example V(amazon-ssm-agent).
+      - Letters, digits and C(.+_-), starting with a letter or digit.
+      - The downloaded file must hold this package.
+    type: str
+    required: true
+  url:
+    description:
+      - URL of the package file (C(http://), C(https://) or C(file://)).
+    type: str
+    required: true
+  signature_url:
+    description:
+      - URL of the detached OpenPGP signature of the package file, binary or armored (C(http://), C(https://) or
+        C(file://)).
+    type: str
+    required: true
+  keys:
+    description:
+      - The trusted keys, as ASCII-armored OpenPGP public key blocks. A string may hold several blocks.
+      - Only public keys are accepted. Primary keys of version 4 and version 6 are supported.
+      - Their dearmored bytes, in the order given, make up O(keyring).
+    type: list
+    elements: str
+    required: true
+  keyring:
+    description:
+      - Absolute path of the dedicated binary keyring on the host that C(gpgv) verifies against, for example
+        C(/etc/ecs-anywhere/keyring/amazon-ssm-agent.gpg).
+      - Written (owned by root, mode C(0644), through a temporary file renamed in the same directory) when it is
+        missing or its bytes differ from the dearmored O(keys). Missing parent directories are created with mode
+        C(0755).
+      - Give each package a keyring of its own; never point this at a keyring apt or root's GnuPG uses.
+    type: path
+    required: true
+  pinned_fingerprints:
+    description:
+      - When not empty, the fingerprints of the primary keys of O(keys) must be exactly these, or the module fails
+        before anything on the host changes.
+      - Compared in upper case with spaces removed; 40 hexadecimal digits for a version 4 key, 64 for version 6.
+    type: list
+    elements: str
+    default: []
+  version:
+    description:
+      - V(latest) accepts any installed version, and installs the file at O(url) when the package is not installed.
+      - An exact package version, for example V(1.105.1-1), installs that version when another one (or none) is
+        installed; the file at O(url) must have that version.
+    type: str
+    default: latest
+  upgrade:
+    description:
+      - With O(version=latest), download the file at O(url) even when the package is installed, and install it when
+        its version is newer than the installed one.
+    type: bool
+    default: false
+  allow_downgrade:
+    description:
+      - Allow installing a version older than the installed one.
+      - Without it, a pinned O(version) older than the installed one fails, and with O(version=latest) and
+        O(upgrade) an older file is not installed (with a warning).
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds allowed for each of the two downloads.
+    type: int
+    default: 120
+  validate_certs:
+    description:
+      - Whether to validate the TLS certificates of HTTPS URLs.
+      - The signature check does not depend on it, but a host that cannot validate the vendor's certificates cannot
+        run its agents either; set V(false) only for a test mirror.
+    type: bool
+    default: true
+author:
+  - Fleet ECS Anywhere maintainers (@fleet)
+notes:
+  - Supports check mode. The package and its signature are still downloaded into a private temporary directory and
+    verified there, against a temporary keyring, so that the result predicts what a real run would do; nothing
+    outside that directory is written, and it is removed before the module returns.
+  - Supports diff mode. The diff shows the installed version and the SHA-256 of the keyring, before and after.
+  - Proxies come from the environment of the module (C(http_proxy), C(https_proxy), C(no_proxy)), so set them with
+    the C(environment) keyword of the task. Credentials from C(~/.netrc) are never sent.
+  - Debian family (dpkg) only for now; on a host without C(dpkg-query) the module fails.
+seealso:
+  - module: fleet.ecs_anywhere.host_info
+"""
+
+EXAMPLES = r"""
+- name: Install the SSM agent, verified against the AWS keys
+  fleet.ecs_anywhere.verified_package:
+    name: amazon-ssm-agent
+    url: https://s3.us-east-1.amazonaws.com/amazon-ssm-us-east-1/latest/debian_amd64/amazon-ssm-agent.deb
+    signature_url: https://s3.us-east-1.amazonaws.com/amazon-ssm-us-east-1/latest/debian_amd64/amazon-ssm-agent.deb.sig
+    keys:
+      - "{{ lookup('ansible.builtin.file', 'amazon-ssm-agent.asc') }}"
+    pinned_fingerprints:
+      - 8108A07A9EBE248E3F1C63F254F4F56E693ECA21
+      - 2BC7C7C267BBD505EAA491E6DD81A61756BAA549
+      - DE92C7DA3E56E92331D62A36BC1F495C97DD04ED
+    keyring: /etc/ecs-anywhere/keyring/amazon-ssm-agent.gpg
+  environment:
+    https_proxy: http://proxy.example.com:3128
+  register: ssm_package
+  notify: Restart amazon-ssm-agent
+
+- name: Install an exact version of amazon-ecs-init, downgrading if need be
+  fleet.ecs_anywhere.verified_package:
+    name: amazon-ecs-init
+    url: https://s3.us-east-1.amazonaws.com/amazon-ecs-agent-us-east-1/amazon-ecs-init-1.105.1-1.amd64.deb
+    signature_url: https://s3.us-east-1.amazonaws.com/amazon-ecs-agent-us-east-1/amazon-ecs-init-1.105.1-1.amd64.deb.asc
+    keys:
+      - "{{ lookup('ansible.builtin.file', 'amazon-ecs-agent.asc') }}"
+    pinned_fingerprints:
+      - F34C3DDAE72926B079BEAEC6BCE9D9A42D51784F
+    keyring: /etc/ecs-anywhere/keyring/amazon-ecs-init.gpg
+    version: 1.105.1-1
+    allow_downgrade: true
+
+- name: Upgrade the SSM agent to the newest published build
+  fleet.ecs_anywhere.verified_package:
+    name: amazon-ssm-agent
+    url: "{{ ssm_base_url }}/amazon-ssm-agent.deb"
+    signature_url: "{{ ssm_base_url }}/amazon-ssm-agent.deb.sig"
+    keys: "{{ trusted_keys }}"
+    keyring: /etc/ecs-anywhere/keyring/amazon-ssm-agent.gpg
+    upgrade: true
+"""
+
+RETURN = r"""
+name:
+  description: The package name, O(name).
+  returned: always
+  type: str
+  sample: amazon-ssm-agent
+url:
+  description: The package URL, O(url).
+  returned: always
+  type: str
+  sample: https://s3.us-east-1.amazonaws.com/amazon-ssm-us-east-1/latest/debian_amd64/amazon-ssm-agent.deb
+version_before:
+  description: The version installed before the module ran, null when the package was not installed.
+  returned: always
+  type: str
+  sample: 3.3.1-1
+version:
+  description:
+    - The version installed when the module returns, null when the package is not installed.
+    - In check mode, the version a real run would leave installed.
+  returned: always
+  type: str
+  sample: 3.3.1957.0-1
+installed:
+  description: Whether the package file was installed (in check mode, would be).
+  returned: always
+  type: bool
+  sample: true
+keyring_changed:
+  description: Whether O(keyring) was written (in check mode, would be).
+  returned: always
+  type: bool
+  sample: false
+fingerprints:
+  description: Fingerprints of the primary keys found in O(keys), upper case, in the order given.
+  returned: always
+  type: list
+  elements: str
+  sample: ["8108A07A9EBE248E3F1C63F254F4F56E693ECA21", "2BC7C7C267BBD505EAA491E6DD81A61756BAA549"]
+"""
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+from urllib.error import HTTPError
+from urllib.error import URLError
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
+# Debian version syntax ([epoch:]upstream[-revision]); dpkg judges the details, this only keeps options out of argv.
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$")
+URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
+FINGERPRINT_RE = re.compile(r"^(?:[0-9A-F]{40}|[0-9A-F]{64})$")
+ARMOR_LINE_RE = re.compile(r"^-----(BEGIN|END) PGP ([A-Z0-9 ,/]+)-----$")
+PUBLIC_KEY_BLOCK = "PUBLIC KEY BLOCK"
+
+TAG_SECRET_KEY = 5
+TAG_PUBLIC_KEY = 6
+TAG_SECRET_SUBKEY = 7
+
+CRC24_INIT = 0xB704CE
+CRC24_POLY = 0x864CFB
+
+CHUNK_SIZE = 1024 * 1024
+# dpkg cannot wait for its lock (apt-get can); a host just booted may be running unattended-upgrades.
+DPKG_LOCK_WAIT = 60
+DPKG_LOCK_RETRY_DELAY = 3
+DPKG_LOCK_RE = re.compile(r"dpkg (?:frontend lock|frontend|status database) (?:is|was) locked")
+# What ansible.builtin.apt does by default: keep locally changed configuration files without asking.
+DPKG_FORCE = ["--force-confdef", "--force-confold"]
+NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive"}
+# What apt-get says when a dependency is not in its package lists (never fetched on a fresh host, or stale).
+UNRESOLVED_RE = re.compile(
+    r"unmet dependencies|is not installable|has no installation candidate|Unable to locate package"
+)
+NEVER_UNSIGNED = "an unsigned package is never installed"
+
+
+class KeyMaterialError(ValueError):
+    """The keys option holds something other than usable armored OpenPGP public keys."""
+
+
+def crc24(data):
+    """The CRC-24 of an armor checksum line (RFC 4880 section 6.1), one bit at a time."""
+    crc = CRC24_INIT
+    for byte in bytearray(data):
+        for shift in range(7, -1, -1):
+            feedback = ((crc >> 23) ^ (byte >> shift)) & 1
+            crc = ((crc << 1) & 0xFFFFFF) ^ (CRC24_POLY if feedback else 0)
+    return crc
+
+
+def dearmor(text):
+    """The binary content of each PGP PUBLIC KEY BLOCK in text, in order; text around the blocks is ignored."""
+    blocks = []
+    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    index = 0
+    while index < len(lines):
+        match = ARMOR_LINE_RE.match(lines[index])
+        index += 1
+        if not match:
+            continue
+        if match.group(1) == "END":
+            raise KeyMaterialError(f"has '{lines[index - 1]}' without a BEGIN line before it")
+        kind = match.group(2)
+        if kind != PUBLIC_KEY_BLOCK:
+            # Never let private key material reach a file on the host.
+            raise KeyMaterialError(f"holds a PGP {kind} where only PGP {PUBLIC_KEY_BLOCK}s are accepted")
+        end_line = f"-----END PGP {kind}-----"
+        body = []
+        checksum = None
+        in_headers = True
+        ended = False
+        while index < len(lines):
+            line = lines[index]
+            index += 1
+            if line == end_line:
+                ended = True
+                break
+            if in_headers:
+                # Armor headers ("Comment: ...") end at a blank line; base64 never contains a colon.
+                if ":" in line:
+                    continue
+                in_headers = False
+                if not line:
+                    continue
+            if not line:
+                continue
+            if checksum is not None:
+                raise KeyMaterialError("has text between the checksum line and the END line")
+            if line.startswith("="):
+                checksum = line[1:]
+            else:
+                body.append(line)
+        if not ended:
+            raise KeyMaterialError(f"has a BEGIN PGP {kind} line without its END line")
+        try:
+            data = base64.b64decode("".join(body), validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise KeyMaterialError(f"has a key block that is not valid base64 ({e})") from e
+        if not data:
+            raise KeyMaterialError("has an empty key block")
+        if checksum is not None:
+            try:
+                expected = base64.b64decode(checksum, validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise KeyMaterialError(f"has an unreadable checksum line '={checksum}'") from e
+            if len(expected) != 3 or int.from_bytes(expected, "big") != crc24(data):
+                raise KeyMaterialError("has a key block whose CRC24 checksum does not match: the block was altered")
+        blocks.append(data)
+    return blocks
+
+
+def packets(data):
+    """(tag, body) of each OpenPGP packet in data, with old-format and new-format headers (RFC 9580 section 4.2)."""
+    position = 0
+    size = len(data)
+    while position < size:
+        header = data[position]
+        if not header & 0x80:
+            raise KeyMaterialError(f"has a key block that is not OpenPGP data (byte {position} is not a packet header)")
+        if header & 0x40:
+            tag = header & 0x3F
+            if position + 2 > size:
+                raise KeyMaterialError("has a truncated packet header")
+            first = data[position + 1]
+            if first < 192:
+                header_size, length = 2, first
+            elif first < 224:
+                if position + 3 > size:
+                    raise KeyMaterialError("has a truncated packet header")
+                header_size, length = 3, ((first - 192) << 8) + data[position + 2] + 192
+            elif first == 255:
+                if position + 6 > size:
+                    raise KeyMaterialError("has a truncated packet header")
+                header_size, length = 6, int.from_bytes(data[position + 2 : position + 6], "big")
+            else:
+                # Partial lengths are only for data packets, never in key material.
+                raise KeyMaterialError(f"has a partial-length packet (tag {tag}), which key material never has")
+        else:
+            tag = (header >> 2) & 0x0F
+            length_type = header & 0x03
+            if length_type == 3:
+                header_size, length = 1, size - position - 1
+            else:
+                count = 1 << length_type
+                if position + 1 + count > size:
+                    raise KeyMaterialError("has a truncated packet header")
+                header_size = 1 + count
+                length = int.from_bytes(data[position + 1 : position + 1 + count], "big")
+        start = position + header_size
+        end = start + length
+        if end > size:
+            raise KeyMaterialError(f"has a truncated packet (tag {tag}): {length} bytes announced, {size - start} left")
+        yield tag, data[start:end]
+        position = end
+
+
+def fingerprint(body):
+    """Fingerprint of a public key packet body: v4 SHA-1 (RFC 4880 12.2), v6 SHA-256 (RFC 9580 5.5.4)."""
+    version = body[0] if body else None
+    if version == 4:
+        if len(body) > 0xFFFF:
+            raise KeyMaterialError("has a version 4 key packet longer than 65535 bytes, which is not a valid key")
+        # SHA-1 is what defines a v4 fingerprint; gpgv checks the signature itself.
+        digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body)  # noqa: S324
+        return digest.hexdigest().upper()
+    if version == 6:
+        return hashlib.sha256(b"\x9b" + len(body).to_bytes(4, "big") + body).hexdigest().upper()
+    raise KeyMaterialError(
+        f"has a version {version} primary key; only version 4 and version 6 OpenPGP keys are supported"
+    )
+
+
+def primary_fingerprints(data):
+    """Fingerprints of the primary keys (tag 6) in one dearmored key block."""
+    found = []
+    for position, (tag, body) in enumerate(packets(data)):
+        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            raise KeyMaterialError("holds secret key material; give public keys only")
+        if position == 0 and tag != TAG_PUBLIC_KEY:
+            raise KeyMaterialError(f"has a key block that starts with a tag {tag} packet, not a public key")
+        if tag == TAG_PUBLIC_KEY:
+            found.append(fingerprint(body))
+    return found
+
+
+def read_keys(keys):
+    """(keyring bytes, primary key fingerprints) of the keys option; KeyMaterialError names the faulty item."""
+    keyring = []
+    fingerprints = []
+    for number, text in enumerate(keys, 1):
+        try:
+            blocks = dearmor(text)
+            if not blocks:
+                raise KeyMaterialError(f"holds no -----BEGIN PGP {PUBLIC_KEY_BLOCK}----- block")
+            for block in blocks:
+                for found in primary_fingerprints(block):
+                    if found not in fingerprints:
+                        fingerprints.append(found)
+                keyring.append(block)
+        except KeyMaterialError as e:
+            raise KeyMaterialError(f"item {number} of the keys option {e}") from e
+    return b"".join(keyring), fingerprints
+
+
+def normalise_fingerprint(value):
+    return re.sub(r"\s+", "", value).upper()
+
+
+def describe(name, version, keyring):
+    """The diff text of one state: the installed version and the SHA-256 of the keyring bytes."""
+    keyring_hash = hashlib.sha256(keyring).hexdigest() if keyring is not None else "(absent)"
+    return f"{name} {version or '(not installed)'}\nkeyring {keyring_hash}\n"
+
+
+class VerifiedPackage:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = module.params["name"]
+        self.url = module.params["url"]
+        self.fingerprints = []
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=msg, name=self.name, url=self.url, **kwargs)
+
+    def tool(self, name, why):
+        path = self.module.get_bin_path(name)
+        if not path:
+            self.fail(f"Unable to {why}: {name} was not found on the host. {self.tool_hint(name)}")
+        return path
+
+    @staticmethod
+    def tool_hint(name):
+        if name == "gpgv":
+            return f"Install the gpgv package (apt depends on it on Debian); {NEVER_UNSIGNED}."
+        return "Only dpkg-based hosts (the Debian family) are supported by this release."
+
+    # Input -----------------------------------------------------------------------------------------------------
+
+    def validate(self):
+        params = self.params
+        if not NAME_RE.match(self.name):
+            self.fail(
+                "name must be a package name (letters, digits and .+_-, starting with a letter or digit), "
+                f"got '{self.name}'"
+            )
+        for option in ("url", "signature_url"):
+            if not URL_RE.match(params[option]):
+                self.fail(f"{option} must be an http, https or file URL, got '{params[option]}'")
+        if not os.path.isabs(params["keyring"]):
+            # gpgv would look for a relative keyring in its home directory.
+            self.fail(f"keyring must be an absolute path, got '{params['keyring']}'")
+        if params["timeout"] < 1:
+            self.fail(f"timeout must be at least 1 second, got {params['timeout']}")
+        version = params["version"]
+        if version != "latest" and not VERSION_RE.match(version):
+            self.fail(f"version must be 'latest' or a package version such as 1.105.1-1, got '{version}'")
+        pinned = [normalise_fingerprint(value) for value in params["pinned_fingerprints"]]
+        malformed = [value for value in pinned if not FINGERPRINT_RE.match(value)]
+        if malformed:
+            self.fail(
+                "pinned_fingerprints must be OpenPGP fingerprints (40 or 64 hexadecimal digits), "
+                f"got {', '.join(malformed)}"
+            )
+        if not params["keys"]:
+            self.fail(f"keys must hold at least one armored OpenPGP public key for {self.name}; {NEVER_UNSIGNED}")
+        try:
+            keyring, fingerprints = read_keys(params["keys"])
+        except KeyMaterialError as e:
+            self.fail(
+                f"Unable to read the trusted keys for {self.name}: {e}. Give ASCII-armored OpenPGP public keys; "
+                f"nothing was changed and {NEVER_UNSIGNED}."
+            )
+        if not fingerprints:
+            self.fail(f"The keys option for {self.name} holds no primary public key; {NEVER_UNSIGNED}.")
+        if pinned and set(fingerprints) != set(pinned):
+            self.fail(
+                f"The signing keys for {self.name} are not usable: found primary keys {', '.join(fingerprints)} where "
+                f"exactly {', '.join(sorted(set(pinned)))} are pinned (pinned_fingerprints); the given keys were "
+                "altered or are not the pinned ones. Nothing was changed.",
+                fingerprints=fingerprints,
+            )
+        return keyring, fingerprints
+
+    # Host state ------------------------------------------------------------------------------------------------
+
+    def installed_version(self, dpkg_query):
+        rc, out, err = self.module.run_command([dpkg_query, "-W", "-f=${db:Status-Abbrev}\t${Version}\n", self.name])
+        if rc == 1 and not out.strip():
+            return None  # dpkg has never heard of the package
+        if rc != 0:
+            self.fail(
+                f"Unable to read the installed version of {self.name}: dpkg-query exited with {rc}: {err.strip()}"
+            )
+        for line in out.splitlines():
+            status, dummy, version = line.partition("\t")
+            if status.startswith("ii") and version:
+                return version
+        return None
+
+    def read_keyring(self, path):
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            self.fail(f"Unable to read the keyring {path}: {e}")
+        return None
+
+    # Downloads and checks --------------------------------------------------------------------------------------
+
+    def download(self, url, dest, what):
+        timeout = self.params["timeout"]
+        deadline = time.monotonic() + timeout
+        try:
+            # No netrc: the host's stored credentials have no business going to a package mirror.
+            response = open_url(
+                url,
+                method="GET",
+                timeout=timeout,
+                validate_certs=self.params["validate_certs"],
+                use_proxy=True,
+                follow_redirects="safe",
+                use_netrc=False,
+            )
+            try:
+                with open(dest, "wb") as f:
+                    while True:
+                        chunk = response.read(CHUNK_SIZE)
+                        if not chunk:
+                            break
+                        f.write(chunk)
+                        if time.monotonic() > deadline:
+                            raise TimeoutError(f"the download took more than {timeout} seconds (timeout)")
+            finally:
+                response.close()
+        except HTTPError as e:
+            e.close()
+            reason = f"HTTP Error {e.code}: {e.reason}"
+        except URLError as e:
+            reason = str(e.reason) or type(e.reason).__name__
+        except Exception as e:  # pylint: disable=broad-except
+            reason = str(e) or type(e).__name__
+        else:
+            return
+        self.fail(
+            f"Unable to download {url} ({what}): {reason}. Check the URL, the proxy settings in the environment of the "
+            f"task and that the host reaches that URL; {NEVER_UNSIGNED}."
+        )
+
+    def verify(self, gpgv, keyring, signature, package, home):
+        rc, dummy, err = self.module.run_command([gpgv, "--homedir", home, "--keyring", keyring, signature, package])
+        if rc != 0:
+            self.fail(
+                f"Refusing to install {self.url}: its signature does not verify against the trusted keys (keys, "
+                f"fingerprints {', '.join(self.fingerprints)}); {NEVER_UNSIGNED}. gpgv said: {err.strip()}",
+                fingerprints=self.fingerprints,
+            )
+
+    def deb_fields(self, dpkg_deb, package):
+        rc, out, err = self.module.run_command(
+            [dpkg_deb, "-f", package, "Package", "Version", "Depends", "Pre-Depends"]
+        )
+        if rc != 0:
+            self.fail(f"Unable to read {self.url}: it is not a Debian package. dpkg-deb said: {err.strip()}")
+        fields = {}
+        field = None
+        for line in out.splitlines():
+            if line[:1] in (" ", "\t") and field:
+                fields[field] += " " + line.strip()
+            elif ":" in line:
+                field, dummy, value = line.partition(":")
+                field = field.strip().lower()
+                fields[field] = value.strip()
+        return fields
+
+    def compare(self, dpkg, left, operator, right):
+        rc, dummy, err = self.module.run_command([dpkg, "--compare-versions", left, operator, right])
+        if rc not in (0, 1):
+            self.fail(f"Unable to compare the versions {left} and {right}: {err.strip()}")
+        return rc == 0
+
+    # Changes ---------------------------------------------------------------------------------------------------
+
+    def write_keyring(self, path, data):
+        parent = os.path.dirname(path)
+        tmp = None
+        try:
+            self.make_dirs(parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            if os.geteuid() == 0:
+                os.chown(tmp, 0, 0)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as e:
+            self.fail(f"Unable to write the keyring {path}: {e}")
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @staticmethod
+    def make_dirs(path):
+        missing = []
+        while path and not os.path.isdir(path):
+            missing.append(path)
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        for directory in reversed(missing):
+            os.mkdir(directory, 0o755)
+            # Whatever the umask: directories of a keyring every user (and apt's _apt) may read.
+            os.chmod(directory, 0o755)  # noqa: S103
+            if os.geteuid() == 0:
+                os.chown(directory, 0, 0)
+
+    def install(self, package, fields, dpkg):
+        if fields.get("depends") or fields.get("pre-depends"):
+            apt_get = self.tool("apt-get", f"install {self.name}, which has dependencies")
+            argv = [apt_get, "install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=60"]
+            for option in DPKG_FORCE:
+                argv += ["-o", f"Dpkg::Options::={option}"]
+            if self.params["allow_downgrade"]:
+                argv.append("--allow-downgrades")
+            # A path (not a package name) makes apt-get install the file itself.
+            argv.append(package)
+            rc, out, err = self.module.run_command(argv, environ_update=NONINTERACTIVE)
+            if rc != 0 and UNRESOLVED_RE.search(f"{out}\n{err}"):
+                # Fetch the package lists once and try again; a failed refresh shows in the second attempt's error.
+                self.module.run_command(
+                    [apt_get, "update", "-qq", "-o", "DPkg::Lock::Timeout=60"], environ_update=NONINTERACTIVE
+                )
+                rc, out, err = self.module.run_command(argv, environ_update=NONINTERACTIVE)
+        else:
+            argv = [dpkg] + DPKG_FORCE + ["-i", package]
+            deadline = time.monotonic() + DPKG_LOCK_WAIT
+            while True:
+                rc, out, err = self.module.run_command(argv, environ_update=NONINTERACTIVE)
+                if rc == 0 or not DPKG_LOCK_RE.search(err) or time.monotonic() > deadline:
+                    break
+                time.sleep(DPKG_LOCK_RETRY_DELAY)
+        if rc != 0:
+            self.fail(
+                f"Unable to install {self.name} from {self.url} (its signature verified): {os.path.basename(argv[0])} "
+                f"exited with {rc}: {(err or out).strip()}",
+                rc=rc,
+                stdout=out,
+                stderr=err,
+            )
+
+    # Flow ------------------------------------------------------------------------------------------------------
+
+    def run(self):
+        module = self.module
+        params = self.params
+        keyring_path = params["keyring"]
+        wanted = params["version"]
+        keyring, self.fingerprints = self.validate()
+
+        dpkg_query = self.tool("dpkg-query", f"read the installed version of {self.name}")
+        before = self.installed_version(dpkg_query)
+        keyring_before = self.read_keyring(keyring_path)
+        keyring_changed = keyring_before != keyring
+
+        up_to_date = before is not None and ((wanted == "latest" and not params["upgrade"]) or before == wanted)
+        dpkg = None
+        if not up_to_date:
+            dpkg = self.tool("dpkg", f"install {self.name}")
+        if not up_to_date and wanted != "latest" and before is not None and not params["allow_downgrade"]:
+            if self.compare(dpkg, wanted, "lt", before):
+                self.fail(
+                    f"Refusing to downgrade {self.name} from {before} to {wanted}: set allow_downgrade to install an "
+                    "older version. Nothing was changed."
+                )
+
+        install = False
+        after = before
+        private = None
+        try:
+            if not up_to_date:
+                gpgv = self.tool("gpgv", f"verify the signature of {self.url}")
+                dpkg_deb = self.tool("dpkg-deb", f"read the package file {self.url}")
+                private = tempfile.mkdtemp(prefix="ansible-verified-package.")
+                home = os.path.join(private, "gnupg")
+                os.mkdir(home, 0o700)
+                package = os.path.join(private, f"{self.name}.deb")
+                signature = f"{package}.sig"
+                self.download(self.url, package, "the package, option url")
+                self.download(params["signature_url"], signature, "its signature, option signature_url")
+                verify_keyring = keyring_path
+                if module.check_mode or keyring_changed:
+                    # Verify against the keys as they will be, without writing anything outside the private directory.
+                    verify_keyring = os.path.join(private, "keyring.gpg")
+                    with open(verify_keyring, "wb") as f:
+                        f.write(keyring)
+                self.verify(gpgv, verify_keyring, signature, package, home)
+                fields = self.deb_fields(dpkg_deb, package)
+                found = fields.get("package")
+                version = fields.get("version")
+                if found != self.name or not version:
+                    self.fail(
+                        f"Refusing to install {self.url}: it holds package {found or '(none)'} version "
+                        f"{version or '(none)'}, not {self.name}."
+                    )
+                install = self.decide(dpkg, before, version)
+                if install:
+                    after = version
+            if keyring_changed and not module.check_mode:
+                self.write_keyring(keyring_path, keyring)
+            if install and not module.check_mode:
+                self.install(package, fields, dpkg)
+                after = self.installed_version(dpkg_query)
+                if after is None:
+                    self.fail(f"{self.name} was installed from {self.url}, but dpkg does not report it as installed.")
+        finally:
+            if private is not None:
+                shutil.rmtree(private, ignore_errors=True)
+
+        result = dict(
+            changed=install or keyring_changed,
+            name=self.name,
+            url=self.url,
+            version_before=before,
+            version=after,
+            installed=install,
+            keyring_changed=keyring_changed,
+            fingerprints=self.fingerprints,
+        )
+        if module._diff:
+            result["diff"] = dict(
+                before=describe(self.name, before, keyring_before),
+                after=describe(self.name, after, keyring),
+            )
+        module.exit_json(**result)
+
+    def decide(self, dpkg, before, version):
+        """Whether to install the verified file, which has the given version."""
+        wanted = self.params["version"]
+        if wanted != "latest":
+            if version != wanted:
+                self.fail(
+                    f"Refusing to install {self.url}: it has version {version}, not the pinned version {wanted} "
+                    "(option version)."
+                )
+            return version != before
+        if before is None:
+            return True
+        if version == before or not self.compare(dpkg, version, "ne", before):
+            return False
+        if self.compare(dpkg, version, "gt", before):
+            return True
+        if self.params["allow_downgrade"]:
+            return True
+        self.module.warn(
+            f"Not installing {self.url}: its version {version} is older than the installed {before}; set "
+            "allow_downgrade to install it."
+        )
+        return False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            url=dict(type="str", required=True),
+            signature_url=dict(type="str", required=True),
+            keys=dict(type="list", elements="str", required=True, no_log=False),
+            keyring=dict(type="path", required=True, no_log=False),
+            pinned_fingerprints=dict(type="list", elements="str", default=[]),
+            version=dict(type="str", default="latest"),
+            upgrade=dict(type="bool", default=False),
+            allow_downgrade=dict(type="bool", default=False),
+            timeout=dict(type="int", default=120),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    VerifiedPackage(module).run()
+
+
+if __name__ == "__main__":
+    main()
