@@ -15,11 +15,12 @@ description:
   - Reads the installed version with C(dpkg-query). Nothing is downloaded when the installed version already
     answers O(version) (any version for V(latest) without O(upgrade)).
   - Otherwise downloads the package and its signature into a private temporary directory (mode C(0700)), verifies
-    the signature with C(gpgv --keyring), checks with C(dpkg-deb) that the file holds package O(name) (and version
-    O(version) when it is pinned), installs it and removes the download, also when something fails.
+    the signature with C(gpgv --keyring) (C(sqv --keyring) on hosts without C(gpgv)), checks with C(dpkg-deb) that
+    the file holds package O(name) (and version O(version) when it is pinned), installs it and removes the download,
+    also when something fails.
   - Keeps the trusted keys in a keyring of their own, O(keyring), written from the dearmored O(keys) when it is
     missing or differs. The keys are never imported into a GnuPG home, so C(gpg) is not needed on the host; only
-    C(gpgv) is, which every Debian host has since C(apt) depends on it.
+    the verifier C(apt) itself depends on is - C(gpgv) up to Debian 12, Sequoia's C(sqv) from Debian 13 on.
   - When O(pinned_fingerprints) is set, refuses O(keys) whose primary keys are not exactly those, before anything on
     the host changes.
   - Installs with C(dpkg -i) when the package declares no C(Depends) or C(Pre-Depends), and with
@@ -53,7 +54,7 @@ options:
     required: true
   keyring:
     description:
-      - Absolute path of the dedicated binary keyring on the host that C(gpgv) verifies against, for example
+      - Absolute path of the dedicated binary keyring on the host that C(gpgv) or C(sqv) verifies against, for example
         C(/etc/ecs-anywhere/keyring/amazon-ssm-agent.gpg).
       - Written (owned by root, mode C(0644), through a temporary file renamed in the same directory) when it is
         missing or its bytes differ from the dearmored O(keys). Missing parent directories are created with mode
@@ -439,7 +440,7 @@ class VerifiedPackage:
     @staticmethod
     def tool_hint(name):
         if name == "gpgv":
-            return f"Install the gpgv package (apt depends on it on Debian); {NEVER_UNSIGNED}."
+            return f"Install the gpgv or the sqv package (apt depends on one of them on Debian); {NEVER_UNSIGNED}."
         return "Only dpkg-based hosts (the Debian family) are supported by this release."
 
     # Input -----------------------------------------------------------------------------------------------------
@@ -556,12 +557,22 @@ class VerifiedPackage:
             f"task and that the host reaches that URL; {NEVER_UNSIGNED}."
         )
 
-    def verify(self, gpgv, keyring, signature, package, home):
-        rc, dummy, err = self.module.run_command([gpgv, "--homedir", home, "--keyring", keyring, signature, package])
+    def verifier(self):
+        """gpgv, or Sequoia's sqv where apt uses that instead (Debian 13 on): the host's own signature checker."""
+        sqv = None if self.module.get_bin_path("gpgv") else self.module.get_bin_path("sqv")
+        return sqv or self.tool("gpgv", f"verify the signature of {self.url}")
+
+    def verify(self, verifier, keyring, signature, package, home):
+        if os.path.basename(verifier) == "sqv":
+            argv = [verifier, "--keyring", keyring, signature, package]
+        else:
+            argv = [verifier, "--homedir", home, "--keyring", keyring, signature, package]
+        rc, dummy, err = self.module.run_command(argv)
         if rc != 0:
             self.fail(
                 f"Refusing to install {self.url}: its signature does not verify against the trusted keys (keys, "
-                f"fingerprints {', '.join(self.fingerprints)}); {NEVER_UNSIGNED}. gpgv said: {err.strip()}",
+                f"fingerprints {', '.join(self.fingerprints)}); {NEVER_UNSIGNED}. {os.path.basename(verifier)} said: "
+                f"{err.strip()}",
                 fingerprints=self.fingerprints,
             )
 
@@ -691,7 +702,7 @@ class VerifiedPackage:
         private = None
         try:
             if not up_to_date:
-                gpgv = self.tool("gpgv", f"verify the signature of {self.url}")
+                verifier = self.verifier()
                 dpkg_deb = self.tool("dpkg-deb", f"read the package file {self.url}")
                 private = tempfile.mkdtemp(prefix="ansible-verified-package.")
                 home = os.path.join(private, "gnupg")
@@ -706,7 +717,7 @@ class VerifiedPackage:
                     verify_keyring = os.path.join(private, "keyring.gpg")
                     with open(verify_keyring, "wb") as f:
                         f.write(keyring)
-                self.verify(gpgv, verify_keyring, signature, package, home)
+                self.verify(verifier, verify_keyring, signature, package, home)
                 fields = self.deb_fields(dpkg_deb, package)
                 found = fields.get("package")
                 version = fields.get("version")

@@ -155,6 +155,14 @@ class FakeHost:
             return 0, "", "gpgv: Good signature\n"
         return 1, "", "gpgv: BAD signature from fake key\n"
 
+    def fake_sqv(self, args, kwargs):
+        assert args[1] == "--keyring" and "--homedir" not in args
+        self.record_verification(args)
+        signature, package = args[-2], args[-1]
+        if pathlib.Path(signature).read_bytes() == fake_signature(pathlib.Path(package).read_bytes()):
+            return 0, "0EFCDA127B05423B38AC629A10EC94E34B059976\n", ""
+        return 1, "", "Verifying signature:\n           Message has been manipulated\n"
+
     def fake_dpkg_deb(self, args, kwargs):
         assert args[1] == "-f"
         try:
@@ -740,13 +748,37 @@ def test_host_without_dpkg_query_is_not_supported(vp):
     assert "Only dpkg-based hosts (the Debian family) are supported by this release." in result["msg"]
 
 
-def test_host_without_gpgv_fails_before_downloading(vp):
-    vp.host.missing.add("gpgv")
+def test_host_without_a_verifier_fails_before_downloading(vp):
+    vp.host.missing.update({"gpgv", "sqv"})
     result = vp.run(args_for(vp.mirror.publish("3.3.1-1"), vp.keyring))
     assert result["failed"]
-    assert "gpgv was not found on the host. Install the gpgv package" in result["msg"]
+    assert "gpgv was not found on the host. Install the gpgv or the sqv package" in result["msg"]
     assert "an unsigned package is never installed" in result["msg"]
     assert vp.downloads == [] and not os.path.exists(vp.keyring)
+
+
+def test_host_with_sqv_instead_of_gpgv_verifies_with_sqv(vp):
+    # Debian 13: apt depends on Sequoia's sqv, and gpgv is not installed.
+    vp.host.missing.add("gpgv")
+    result = vp.run(args_for(vp.mirror.publish("3.3.1-1"), vp.keyring))
+    assert result["installed"] is True and result["version"] == "3.3.1-1"
+    (call,) = vp.host.commands("sqv")
+    assert call[1] == "--keyring"
+    # Verified against the keys the run then wrote as the keyring.
+    assert vp.host.verified[0][1] == pathlib.Path(vp.keyring).read_bytes()
+    assert vp.host.commands("gpgv") == []
+
+
+def test_sqv_refusal_names_sqv(vp):
+    vp.host.missing.add("gpgv")
+    package_url, signature_url = vp.mirror.publish("3.3.1-1")
+    other_package_url, dummy = vp.mirror.publish("3.3.2-1")
+    result = vp.run(args_for((other_package_url, signature_url), vp.keyring))
+    assert result["failed"]
+    assert "its signature does not verify against the trusted keys" in result["msg"]
+    assert "sqv said: Verifying signature:" in result["msg"] and "Message has been manipulated" in result["msg"]
+    assert vp.host.installed(NAME) is None
+    assert package_url != other_package_url
 
 
 def test_converged_host_needs_no_gpgv(vp):
