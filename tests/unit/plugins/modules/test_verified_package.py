@@ -148,18 +148,20 @@ class FakeHost:
         status, version = self.status[name]
         return 0, f"{status}\t{version}\n", ""
 
-    def fake_gpgv(self, args, kwargs):
+    def signature_matches(self, args):
+        """Record the verification and tell whether the (fake) signature matches the downloaded file."""
         self.record_verification(args)
         signature, package = args[-2], args[-1]
-        if pathlib.Path(signature).read_bytes() == fake_signature(pathlib.Path(package).read_bytes()):
+        return pathlib.Path(signature).read_bytes() == fake_signature(pathlib.Path(package).read_bytes())
+
+    def fake_gpgv(self, args, kwargs):
+        if self.signature_matches(args):
             return 0, "", "gpgv: Good signature\n"
         return 1, "", "gpgv: BAD signature from fake key\n"
 
     def fake_sqv(self, args, kwargs):
         assert args[1] == "--keyring" and "--homedir" not in args
-        self.record_verification(args)
-        signature, package = args[-2], args[-1]
-        if pathlib.Path(signature).read_bytes() == fake_signature(pathlib.Path(package).read_bytes()):
+        if self.signature_matches(args):
             return 0, "0EFCDA127B05423B38AC629A10EC94E34B059976\n", ""
         return 1, "", "Verifying signature:\n           Message has been manipulated\n"
 
