@@ -363,12 +363,9 @@ probes:
               "error": "[Errno -3] Temporary failure in name resolution"}
 """
 
-import hashlib
-import json
 import os
 import re
 import socket
-import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.error import HTTPError
@@ -378,11 +375,19 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import check_package_names
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import files
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import introspection
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import package_versions
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import read_json
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import record
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import services
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import ssm_registration
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import under_root
+
 REDACTED = "<redacted>"
 SECRET_KEY_RE = re.compile(r"SECRET|TOKEN|PASSWORD|CREDENTIAL|AUTH|PRIVATE_KEY|ACCESS_KEY", re.IGNORECASE)
 
-SSM_REGISTRATION = "var/lib/amazon/ssm/registration"
-SSM_VAULT_KEY = "var/lib/amazon/ssm/Vault/Store/RegistrationKey"
 ECS_CONFIG_FILES = ("var/lib/ecs/ecs.config", "etc/ecs/ecs.config")
 SHARED_CREDENTIALS = "root/.aws/credentials"
 SYSTEMD_RUNTIME_DIR = "run/systemd/system"
@@ -411,51 +416,7 @@ PROFILE_PREFIX_RE = re.compile(r"^profile\s+")
 PROBE_WORKERS = 8
 PROBE_SCHEMES = ("http", "https")
 
-SERVICES = {
-    "amazon-ssm-agent": ("amazon-ssm-agent.service", "snap.amazon-ssm-agent.amazon-ssm-agent.service"),
-    "ecs": ("ecs.service",),
-    "docker": ("docker.service",),
-}
 PACKAGES = ("amazon-ssm-agent", "amazon-ecs-init")
-# What dpkg and rpm accept as a package name, and nothing they would read as an option or a glob pattern, so the
-# names go on their command lines as they are.
-PACKAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
-DPKG_FORMAT = "${Package}\t${db:Status-Abbrev}\t${Version}\n"
-RPM_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
-SYSTEMCTL_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState"
-CHECKSUM_CHUNK = 64 * 1024
-
-
-def _path(root, relative):
-    return os.path.join(root, relative)
-
-
-def _under_root(root, path):
-    """A path of the host, absolute or not, read under root (os.path.join would drop root before an absolute path)."""
-    return _path(root, path.lstrip(os.sep))
-
-
-def _read_json(path):
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-
-
-def ssm_registration(root):
-    """Managed instance id and region, never anything else from the vault."""
-    data = _read_json(_path(root, SSM_REGISTRATION))
-    if isinstance(data, dict) and data.get("ManagedInstanceID"):
-        return {
-            "managed_instance_id": data["ManagedInstanceID"],
-            "region": data.get("Region"),
-            "source": "registration",
-        }
-    vault = _read_json(_path(root, SSM_VAULT_KEY))
-    if isinstance(vault, dict) and vault.get("instanceID"):
-        return {"managed_instance_id": vault["instanceID"], "region": vault.get("region"), "source": "vault"}
-    return {"managed_instance_id": None, "region": None, "source": None}
 
 
 def parse_env_file(text):
@@ -481,7 +442,7 @@ def redact(config):
 def ecs_config(root):
     merged, files = {}, []
     for relative in ECS_CONFIG_FILES:
-        path = _path(root, relative)
+        path = under_root(root, relative)
         try:
             with open(path, "rb") as f:
                 text = f.read().decode("utf-8", errors="replace")
@@ -492,230 +453,8 @@ def ecs_config(root):
     return redact(merged), files
 
 
-def introspection(url, timeout):
-    endpoint = url.rstrip("/") + "/v1/metadata"
-    try:
-        response = open_url(endpoint, timeout=timeout, use_proxy=False, follow_redirects="none")
-        data = json.loads(response.read().decode("utf-8"))
-    except Exception as e:  # pylint: disable=broad-except
-        # Any failure (refused, timeout, HTTP error, garbage) means the same thing: the agent is not answering.
-        return {
-            "reachable": False,
-            "cluster": None,
-            "container_instance_arn": None,
-            "version": None,
-            "error": f"{endpoint}: {e}",
-        }
-    if not isinstance(data, dict):
-        data = {}
-    return {
-        "reachable": True,
-        "cluster": data.get("Cluster"),
-        "container_instance_arn": data.get("ContainerInstanceArn"),
-        "version": data.get("Version"),
-    }
-
-
-def _first_line(out):
-    out = (out or "").strip()
-    return out.splitlines()[0].strip() if out else None
-
-
-def unit_state(module, systemctl, unit):
-    """Two calls for one unit; only when systemctl show has no manager to ask (is-enabled reads the unit files)."""
-    # is-enabled prints "not-found" for units that do not exist (older systemd prints only an error on stderr).
-    dummy, out, err = module.run_command([systemctl, "is-enabled", unit])
-    enabled = _first_line(out)
-    if enabled is None and err:
-        enabled = "not-found"
-    dummy, out, err = module.run_command([systemctl, "is-active", unit])
-    return {"unit": unit, "active": _first_line(out), "enabled": enabled}
-
-
-def parse_systemctl_show(out):
-    """The KEY=VALUE blocks of systemctl show, one dict per unit, in the order systemctl printed them."""
-    blocks, block = [], {}
-    for line in (out or "").splitlines():
-        if not line.strip():
-            if block:
-                blocks.append(block)
-            block = {}
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            block[key.strip()] = value.strip()
-    if block:
-        blocks.append(block)
-    return blocks
-
-
-def _shown_state(unit, properties):
-    """The is-active/is-enabled answers for one unit, from its systemctl show properties."""
-    # UnitFileState is what is-enabled prints (enabled, disabled, static, masked, ...); a unit the manager did not
-    # find has none, and is-enabled calls it not-found.
-    enabled = properties.get("UnitFileState") or None
-    if enabled is None and properties.get("LoadState") == "not-found":
-        enabled = "not-found"
-    return {"unit": unit, "active": properties.get("ActiveState") or None, "enabled": enabled}
-
-
-def unit_states(module, systemctl, units):
-    """State of each unit, keyed by unit, from one systemctl show call."""
-    dummy, out, dummy2 = module.run_command([systemctl, "show", f"--property={SYSTEMCTL_PROPERTIES}", "--", *units])
-    blocks = parse_systemctl_show(out)
-    if not blocks:
-        # No manager to ask (systemd is not PID 1): the per-unit commands answer what they can from the unit files.
-        return None
-    # One block per unit given, in that order; the Id of a block is the unit an alias resolves to, so the position,
-    # not the Id, names the unit. Should a block be missing, the Ids that still match are all that is known.
-    if len(blocks) == len(units):
-        by_unit = {unit: blocks[index] for index, unit in enumerate(units)}
-    else:
-        by_unit = {block["Id"]: block for block in blocks if block.get("Id") in units}
-    return {
-        unit: _shown_state(unit, by_unit[unit]) if unit in by_unit else {"unit": unit, "active": None, "enabled": None}
-        for unit in units
-    }
-
-
-def _found(state):
-    return state["enabled"] not in (None, "not-found")
-
-
-def services(module):
-    """State of each service; the first existing unit wins (deb/rpm SSM agent before the snap)."""
-    systemctl = module.get_bin_path("systemctl")
-    result = {}
-    if not systemctl:
-        return {name: {"unit": units[0], "active": None, "enabled": None} for name, units in SERVICES.items()}
-    states = unit_states(module, systemctl, [unit for units in SERVICES.values() for unit in units])
-    for name, units in SERVICES.items():
-        if states is None:
-            tried = []
-            for unit in units:
-                tried.append(unit_state(module, systemctl, unit))
-                if _found(tried[-1]):
-                    break
-        else:
-            tried = [states[unit] for unit in units]
-        result[name] = next((state for state in tried if _found(state)), tried[0])
-    return result
-
-
-def parse_dpkg_query(out):
-    """Version of each package dpkg knows, null when it is not installed (config-files, half-installed, ...)."""
-    known = {}
-    for line in (out or "").splitlines():
-        fields = line.split("\t")
-        if len(fields) != 3:
-            continue
-        name, status, version = (field.strip() for field in fields)
-        # Status-Abbrev is want, status, error flag: "ii ", or "hi " for a held package. The status is the second.
-        if status[1:2] == "i" and version:
-            known[name] = version
-        else:
-            # Other architectures of the same package (multiarch) do not hide an installed one.
-            known.setdefault(name, None)
-    return known
-
-
-def parse_rpm_query(out):
-    """Version of each installed package; the "package X is not installed" lines have no tab and are skipped."""
-    installed = {}
-    for line in (out or "").splitlines():
-        fields = line.split("\t")
-        if len(fields) == 2 and fields[0].strip() and fields[1].strip():
-            # Several versions of one package (kernels): the first one printed.
-            installed.setdefault(fields[0].strip(), fields[1].strip())
-    return installed
-
-
-def package_versions(module, names):
-    """Installed version of each package, or null: one dpkg-query call, then one rpm call for what dpkg lacks."""
-    versions = dict.fromkeys(names)
-    if not versions:
-        return versions
-    dpkg = module.get_bin_path("dpkg-query")
-    rpm = module.get_bin_path("rpm")
-    if dpkg:
-        # rc 1 when dpkg knows only some of the names ("no packages found matching X" on stderr); the rest is listed.
-        dummy, out, dummy2 = module.run_command([dpkg, "-W", f"-f={DPKG_FORMAT}", *versions])
-        known = parse_dpkg_query(out)
-        versions.update((name, known[name]) for name in versions if known.get(name))
-    missing = [name for name, version in versions.items() if version is None]
-    if rpm and missing:
-        dummy, out, dummy2 = module.run_command([rpm, "-q", "--qf", RPM_FORMAT, *missing])
-        installed = parse_rpm_query(out)
-        versions.update((name, installed[name]) for name in missing if name in installed)
-    return versions
-
-
-def _check_package_names(module, names):
-    # fullmatch: the $ of the pattern alone would let a trailing newline through.
-    invalid = [name for name in names if not PACKAGE_NAME_RE.fullmatch(name)]
-    if invalid:
-        module.fail_json(
-            msg=f"Invalid package names in packages: {', '.join(repr(name) for name in invalid)}; a name is letters, "
-            "digits and . + _ -, starting with a letter or a digit"
-        )
-
-
-def _file_type(mode):
-    if stat.S_ISLNK(mode):
-        return "link"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "directory"
-    return "other"
-
-
-def _sha1(path):
-    """sha1 of the content of a regular file, following symbolic links; null for anything else or when unreadable."""
-    try:
-        # Checked first: opening a FIFO would block, and a device could be endless.
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        # sha1 is what the checksum of Ansible's stat, copy and template modules is, so the two compare.
-        digest = hashlib.sha1()  # noqa: S324
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(CHECKSUM_CHUNK), b""):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def file_state(path):
-    """Type, mode, owner of a path itself (a link is not followed) and the checksum of its content (it is)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return {"exists": False, "type": None, "checksum": None, "mode": None, "uid": None, "gid": None}
-    return {
-        "exists": True,
-        "type": _file_type(st.st_mode),
-        "checksum": _sha1(path),
-        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
-        "uid": st.st_uid,
-        "gid": st.st_gid,
-    }
-
-
-def files(root, paths):
-    return {path: file_state(_under_root(root, path)) for path in paths}
-
-
-def record(root, record_path):
-    """The JSON object the external_instance role saved after its last converge, or null."""
-    if not record_path:
-        return None
-    data = _read_json(_under_root(root, record_path))
-    return data if isinstance(data, dict) else None
-
-
 def shared_credentials(root, now=None):
-    path = _path(root, SHARED_CREDENTIALS)
+    path = under_root(root, SHARED_CREDENTIALS)
     try:
         mtime = os.stat(path).st_mtime
     except OSError:
@@ -752,9 +491,9 @@ def _credentials_profiles(path):
 
 def credential_chain(root):
     """Names of the credential sources root's AWS SDKs would use ahead of the SSM identity, never their values."""
-    environment = _read_text(_path(root, ENVIRONMENT_FILE)) or ""
-    config = _read_text(_path(root, AWS_CONFIG)) or ""
-    credentials = _path(root, SHARED_CREDENTIALS)
+    environment = _read_text(under_root(root, ENVIRONMENT_FILE)) or ""
+    config = _read_text(under_root(root, AWS_CONFIG)) or ""
+    credentials = under_root(root, SHARED_CREDENTIALS)
     return {
         "environment_variables": sorted(set(CREDENTIAL_ENV_RE.findall(environment))),
         "config_sources": sorted(set(CREDENTIAL_CONFIG_RE.findall(config))),
@@ -834,14 +573,14 @@ def _find_keys(data, found):
 
 
 def ecs_agent_state(root):
-    data_dir = _path(root, ECS_DATA_DIR)
+    data_dir = under_root(root, ECS_DATA_DIR)
     result = {"path": data_dir, "present": False, "readable": False, "cluster": None, "container_instance_arn": None}
     for name in ECS_STATE_FILES:
         path = os.path.join(data_dir, name)
         if not os.path.isfile(path):
             continue
         result["present"] = True
-        data = _read_json(path)
+        data = read_json(path)
         if data is None:
             continue
         found = {}
@@ -876,7 +615,7 @@ def main():
         module.fail_json(msg=f"Unable to probe {', '.join(not_strings)}: probe_urls values must be URL strings")
     if module.params["probe_timeout"] < 1:
         module.fail_json(msg=f"probe_timeout must be at least 1 second, got {module.params['probe_timeout']}")
-    _check_package_names(module, module.params["packages"])
+    check_package_names(module, module.params["packages"])
     config, config_files = ecs_config(root)
     module.exit_json(
         changed=False,
@@ -884,7 +623,7 @@ def main():
         ecs_config=config,
         ecs_config_files=config_files,
         ecs_agent=introspection(module.params["introspection_url"], timeout),
-        systemd_running=os.path.isdir(_path(root, SYSTEMD_RUNTIME_DIR)),
+        systemd_running=os.path.isdir(under_root(root, SYSTEMD_RUNTIME_DIR)),
         services=services(module),
         packages=package_versions(module, module.params["packages"]),
         shared_credentials=shared_credentials(root),

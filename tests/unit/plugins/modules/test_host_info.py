@@ -20,6 +20,7 @@ import time
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils import host_state
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import host_info
 
 MI = "mi-0123456789abcdef0"
@@ -349,8 +350,9 @@ def test_registered_host(tmp_path, capsys, fake_bin, introspection):
     # dpkg knows the SSM agent; ecs-init is only config-files in dpkg, so the rpm answer is used.
     assert result["packages"] == {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": "1.89.2-1"}
     # One call per tool: every unit in one systemctl show, every package in one dpkg-query, the rest in one rpm.
+    service_units = [u for units in host_state.SERVICES.values() for u in units]
     assert calls(fake_bin) == [
-        ["systemctl", "show", SYSTEMCTL_PROPERTIES, "--", *[u for units in host_info.SERVICES.values() for u in units]],
+        ["systemctl", "show", SYSTEMCTL_PROPERTIES, "--", *service_units],
         ["dpkg-query", "-W", DPKG_FORMAT, "amazon-ssm-agent", "amazon-ecs-init"],
         ["rpm", "-q", "--qf", RPM_FORMAT, "amazon-ecs-init"],
     ]
@@ -880,7 +882,7 @@ class StubModule:
 
 
 def test_parse_systemctl_show_of_a_real_systemd():
-    blocks = host_info.parse_systemctl_show(SYSTEMCTL_SHOW)
+    blocks = host_state.parse_systemctl_show(SYSTEMCTL_SHOW)
     assert len(blocks) == len(SHOWN_UNITS) == 9
     assert blocks[0] == {
         "Id": "docker.service",
@@ -895,13 +897,13 @@ def test_parse_systemctl_show_of_a_real_systemd():
         "UnitFileState": "",
     }
     # Blank lines of any number, a trailing one and stray lines without "=" change nothing.
-    assert host_info.parse_systemctl_show("\n\n" + SYSTEMCTL_SHOW.replace("\n\n", "\n\n\nnoise\n") + "\n\n") == blocks
-    assert host_info.parse_systemctl_show("") == []
+    assert host_state.parse_systemctl_show("\n\n" + SYSTEMCTL_SHOW.replace("\n\n", "\n\n\nnoise\n") + "\n\n") == blocks
+    assert host_state.parse_systemctl_show("") == []
 
 
 def test_unit_states_of_a_real_systemd():
     module = StubModule((0, SYSTEMCTL_SHOW, ""))
-    states = host_info.unit_states(module, "/usr/bin/systemctl", SHOWN_UNITS)
+    states = host_state.unit_states(module, "/usr/bin/systemctl", SHOWN_UNITS)
     assert module.commands == [["/usr/bin/systemctl", "show", SYSTEMCTL_PROPERTIES, "--", *SHOWN_UNITS]]
     # What systemctl is-active and is-enabled print for the same units on the same host.
     assert {unit: (state["active"], state["enabled"]) for unit, state in states.items()} == {
@@ -923,7 +925,7 @@ def test_unit_states_match_ids_when_a_block_is_missing():
     # Not something systemctl does for valid names; should it, only the blocks whose Id names a unit are used.
     shown = SYSTEMCTL_SHOW.split("\n\n")
     module = StubModule((1, "\n\n".join([shown[2], shown[0]]), "Unit name bad@ is not valid."))
-    states = host_info.unit_states(module, "systemctl", ["bad@", "docker.service", "ecs.service"])
+    states = host_state.unit_states(module, "systemctl", ["bad@", "docker.service", "ecs.service"])
     assert states == {
         "bad@": {"unit": "bad@", "active": None, "enabled": None},
         "docker.service": {"unit": "docker.service", "active": "active", "enabled": "enabled"},
@@ -934,7 +936,7 @@ def test_unit_states_match_ids_when_a_block_is_missing():
 def test_services_prefer_the_deb_ssm_unit_over_the_snap():
     # The real host of SYSTEMCTL_SHOW: the deb unit exists, the snap unit does not.
     shown = dict(zip(SHOWN_UNITS, SYSTEMCTL_SHOW.split("\n\n"), strict=True))
-    units = [u for units in host_info.SERVICES.values() for u in units]
+    units = [u for units in host_state.SERVICES.values() for u in units]
     module = StubModule((0, "\n\n".join(shown[u] for u in units), ""))
     module.get_bin_path = lambda name: f"/usr/bin/{name}"
     assert host_info.services(module) == {
@@ -962,7 +964,7 @@ def test_services_fall_back_to_the_snap_ssm_unit(tmp_path, capsys, fake_bin):
 
 def test_services_report_missing_units_as_not_found(tmp_path, capsys, fake_bin, monkeypatch):
     monkeypatch.setattr(
-        host_info,
+        host_state,
         "SERVICES",
         {
             "amazon-ssm-agent": ("gone.service", "snap.gone.service"),
@@ -1094,7 +1096,7 @@ def test_no_packages_no_query(tmp_path, capsys, fake_bin):
     ],
 )
 def test_parse_dpkg_query(out, expected):
-    assert host_info.parse_dpkg_query(out) == expected
+    assert host_state.parse_dpkg_query(out) == expected
 
 
 @pytest.mark.parametrize("name", ["-rf", "--all", "docker*", "", "a b", "x;y", "libc6:amd64", "pkg\n", "[ab]"])
@@ -1167,10 +1169,10 @@ def test_files(tmp_path, capsys, fake_bin):
 
 
 def test_files_big_file_checksum(tmp_path):
-    content = os.urandom(3 * host_info.CHECKSUM_CHUNK + 17)
+    content = os.urandom(3 * host_state.CHECKSUM_CHUNK + 17)
     path = tmp_path / "big"
     path.write_bytes(content)
-    assert host_info.file_state(str(path))["checksum"] == hashlib.sha1(content).hexdigest()  # noqa: S324
+    assert host_state.file_state(str(path))["checksum"] == hashlib.sha1(content).hexdigest()  # noqa: S324
 
 
 def test_files_unreadable_file_exists_without_checksum(tmp_path, monkeypatch):
