@@ -16,6 +16,9 @@ from ansible.plugins.filter.core import to_nice_json
 
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import converge_record
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import host_info
+from tests.unit.file_attributes import mode_of
+from tests.unit.file_attributes import owner_of
+from tests.unit.file_attributes import read
 
 MI = "mi-0123456789abcdef0"
 ARN = "arn:aws:ecs:us-east-1:123456789012:container-instance/edge/0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -131,20 +134,6 @@ def converge(run_module, host, commands, agent):
 
 def under(root, path):
     return os.path.join(root, path.lstrip("/"))
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def owner_of(path):
-    st = os.lstat(path)
-    return st.st_uid, st.st_gid
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def test_first_write_creates_the_directory_and_the_record(converge, host, commands):

@@ -12,6 +12,9 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import ecs_agent_config
+from tests.unit.file_attributes import mode_of
+from tests.unit.file_attributes import owner_of
+from tests.unit.file_attributes import read
 
 # What the module runs as decides the owner it wants: root, or nobody in particular.
 OWNER = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
@@ -90,20 +93,6 @@ INSTANCE_TEXT = (
 
 def settings(pairs):
     return [{"name": name, "value": value} for name, value in pairs]
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def owner_of(path):
-    st = os.lstat(path)
-    return st.st_uid, st.st_gid
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def write(path, data, mode=0o644):
