@@ -31,6 +31,8 @@ MAX_TAG_VALUE_LENGTH = 256
 MAX_UPDATE_STATE_BATCH = 10
 MAX_DESCRIBE_BATCH = 100
 MAX_LIST_RESULTS = 100
+# ECS documents no length limit for a ListContainerInstances filter; 20 ids keep an expression near 500 characters.
+MAX_IDS_PER_FILTER = 20
 
 ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z0-9\-_/.]{1,128}$")
 ATTRIBUTE_VALUE_RE = re.compile(r"^[A-Za-z0-9\-_./\\@: ]{1,128}$")
@@ -213,6 +215,14 @@ def describe_container_instance(client, cluster, container_instance, include_tag
                 f" {failure.get('detail', '')}".rstrip()
             )
     return None
+
+
+def managed_instance_filters(managed_instance_ids):
+    """Yield cluster query language expressions that select ``managed_instance_ids``, MAX_IDS_PER_FILTER at a time."""
+    ids = list(dict.fromkeys(managed_instance_ids))
+    for start in range(0, len(ids), MAX_IDS_PER_FILTER):
+        chunk = ids[start : start + MAX_IDS_PER_FILTER]
+        yield "ec2InstanceId in [" + ", ".join(f"'{i}'" for i in chunk) + "]"
 
 
 def find_by_managed_instance_id(client, cluster, managed_instance_id, include_tags=True):

@@ -25,6 +25,16 @@ options:
         C(attribute:ecs.capability.external exists) or C(ec2InstanceId == mi-0123456789abcdef0).
       - See U(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cluster-query-language.html).
     type: str
+  managed_instance_ids:
+    description:
+      - Only return the container instances of these SSM managed instances (C(mi-) ids), for example the hosts of a
+        batch that has just registered.
+      - Listed 20 ids per C(ListContainerInstances) call (an C(ec2InstanceId in [...]) filter), so a batch of N
+        hosts costs ceil(N/20) List calls however large the cluster is, instead of a lookup per host.
+      - An id without a container instance is simply absent from the result.
+      - Mutually exclusive with O(filter).
+    type: list
+    elements: str
   status:
     description:
       - Only return container instances with this status.
@@ -54,6 +64,15 @@ EXAMPLES = r"""
 - name: Find the instances whose agent is disconnected
   ansible.builtin.debug:
     msg: "{{ edge_instances.container_instances | rejectattr('agent_connected') | map(attribute='ec2_instance_id') }}"
+
+- name: Read the container instances of two hosts, with their tags, in one call of each kind
+  fleet.ecs_anywhere.ecs_container_instance_info:
+    cluster: edge
+    managed_instance_ids:
+      - mi-0123456789abcdef0
+      - mi-0fedcba9876543210
+    include_tags: true
+  register: batch
 
 - name: List draining instances with their tags
   fleet.ecs_anywhere.ecs_container_instance_info:
@@ -113,7 +132,9 @@ from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.common import F
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import describe_cluster
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import describe_container_instances
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import list_container_instance_arns
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import managed_instance_filters
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import normalize_container_instance
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import validate_managed_instance_id
 
 
 def list_and_describe(client, cluster, filter_expression, status, include_tags):
@@ -129,21 +150,43 @@ def list_and_describe(client, cluster, filter_expression, status, include_tags):
     return instances
 
 
+def list_and_describe_managed(client, cluster, managed_instance_ids, status, include_tags):
+    wanted = set(managed_instance_ids)
+    instances = []
+    for expression in managed_instance_filters(managed_instance_ids):
+        instances.extend(list_and_describe(client, cluster, expression, status, include_tags))
+    # The filter is evaluated by ECS; re-check so that a service ignoring it cannot hand back foreign instances.
+    return [i for i in instances if i.get("ec2InstanceId") in wanted]
+
+
 def main():
     argument_spec = dict(
         cluster=dict(type="str", required=True),
         filter=dict(type="str"),
+        managed_instance_ids=dict(type="list", elements="str"),
         status=dict(type="str", choices=["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"]),
         include_tags=dict(type="bool", default=False),
     )
-    module = FleetAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.retrying_client("ecs")
+    module = FleetAWSModule(
+        argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("filter", "managed_instance_ids")]
+    )
     params = module.params
+    ids = params["managed_instance_ids"]
+    errors = [validate_managed_instance_id(i) for i in ids or []]
+    errors = [e.replace("managed_instance_id ", "managed_instance_ids: ", 1) for e in errors if e]
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    client = module.retrying_client("ecs")
     try:
         describe_cluster(client, params["cluster"])
-        instances = list_and_describe(
-            client, params["cluster"], params["filter"], params["status"], params["include_tags"]
-        )
+        if ids is None:
+            instances = list_and_describe(
+                client, params["cluster"], params["filter"], params["status"], params["include_tags"]
+            )
+        else:
+            instances = list_and_describe_managed(
+                client, params["cluster"], ids, params["status"], params["include_tags"]
+            )
     except AnsibleAWSError as e:
         module.fail_json_aws_error(e)
     module.exit_json(changed=False, container_instances=[normalize_container_instance(i) for i in instances])

@@ -6,6 +6,7 @@ register -> rerun (nothing to do) -> update_agents (ecs-init 1.105.1-1 -> 1.106.
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from tests.demo import inventory
@@ -85,6 +86,29 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     assert {h: e["managed_instance_id"] for h, e in fleet.entries().items()} == mi_ids
     assert all(e["changes"] == [] for e in fleet.entries().values())
 
+    # ---------------------------------------------------------------- a tag removed on the AWS side is put back
+    # The batch read shows host2's container instance without the tag, so that host alone takes the per-host path
+    # (wait, tag) and host1 keeps the batch's answer; neither host's configuration changes.
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=fleet.world.emulator_local,
+        region_name=fleet.world.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    drifted = fleet.entries()[host2]["container_instance_arn"]
+    ecs.untag_resource(resourceArn=drifted, tagKeys=["env"])
+    before = fleet.stats()
+    run = fleet.run("register")
+    assert run.rc == 0, _show(run)
+    assert run.changed == 1, run.recap
+    calls = diff_stats(before, fleet.stats())
+    assert write_calls(calls) == {"ecs:TagResource": 1}, write_calls(calls)
+    entries = fleet.entries()
+    assert entries[host2]["changes"] == ["container instance tags set by the controller"], entries[host2]
+    assert entries[host2]["tags"] == {"team": "platform", "env": "demo"}, entries[host2]
+    assert entries[host1]["changes"] == [], entries[host1]
+
     # ---------------------------------------------------------------- rolling agent update
     run = fleet.run("update_agents", extra_vars={"ecs_anywhere_ecs_version": NEW})
     durations["update_agents"] = run.seconds
@@ -97,6 +121,8 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
         assert entry["versions"]["ecs_agent"] == NEW_AGENT, entry
         assert entry["status"] == "ACTIVE" and entry["agent_connected"] is True, entry
         assert f"amazon-ecs-init {OLD} -> {NEW}" in entry["changes"], entry
+        # The agent re-registered on restart; the inventory's attributes are still there.
+        assert entry["attributes"] == {"site": "lab", "rack": "r1"}, entry
         assert fleet.host(host, "dpkg-query -W -f '${Version}' amazon-ecs-init").stdout == NEW
         metadata = fleet.host(host, f"python3 -c '{INTROSPECT}'", check=False).stdout
         assert f"v{NEW_AGENT} " in metadata, metadata

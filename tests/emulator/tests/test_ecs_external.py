@@ -126,6 +126,13 @@ def test_filters_select_only_matching_instances(ssm, endpoint, ecs, host, cluste
     assert listed("attribute:role == web") == {web["containerInstanceArn"]}
     assert listed("attribute:role != web and attribute:ecs.capability.external exists") == {db["containerInstanceArn"]}
     assert listed(f"ec2InstanceId == {identity.instance_id}") == {web["containerInstanceArn"]}
+    both = {web["containerInstanceArn"], db["containerInstanceArn"]}
+    assert listed(f"ec2InstanceId in ['{identity.instance_id}', '{db['ec2InstanceId']}']") == both
+    assert listed(f"ec2InstanceId in [{identity.instance_id},{db['ec2InstanceId']}]") == both
+    assert listed(f"ec2InstanceId in ['{db['ec2InstanceId']}', 'mi-00000000000000000']") == {db["containerInstanceArn"]}
+    assert listed(f"ec2InstanceId !in ['{identity.instance_id}'] and attribute:ecs.capability.external exists") == {
+        db["containerInstanceArn"]
+    }
     assert listed("attribute:does.not.exist exists") == set()
     assert listed("agentConnected == true AND attribute:role exists") == {
         web["containerInstanceArn"],
@@ -148,6 +155,10 @@ def test_filters_select_only_matching_instances(ssm, endpoint, ecs, host, cluste
         "attribute:bad$name exists",
         "agentConnected == maybe",
         "not attribute:x exists",
+        "ec2InstanceId in []",
+        "ec2InstanceId in [mi-1",
+        "ec2InstanceId in mi-1",
+        "ec2InstanceId in ['mi-1' 'mi-2']",
     ],
 )
 def test_unsupported_filters_are_rejected(ecs, cluster, expression):

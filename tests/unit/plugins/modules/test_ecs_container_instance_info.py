@@ -165,3 +165,74 @@ def test_throttled_page_is_retried_alone(stubbed, capsys):
     with mock.patch("time.sleep"):
         result = run(client, capsys)
     assert [c["container_instance_arn"] for c in result["container_instances"]] == [arn(0), arn(1)]
+
+
+def queue_managed(stub, ids, found, include_tags=True):
+    """One List call for the filter of `ids`, one Describe for those in `found`."""
+    expression = "ec2InstanceId in [" + ", ".join(f"'mi-{i:017x}'" for i in ids) + "]"
+    stub.add_response(
+        "list_container_instances",
+        {"containerInstanceArns": [arn(i) for i in found]},
+        {"cluster": CLUSTER, "maxResults": 100, "filter": expression},
+    )
+    if found:
+        params = {"cluster": CLUSTER, "containerInstances": [arn(i) for i in found]}
+        if include_tags:
+            params["include"] = ["TAGS"]
+        stub.add_response(
+            "describe_container_instances",
+            {"containerInstances": [described(i, tags=include_tags) for i in found], "failures": []},
+            params,
+        )
+
+
+def test_managed_instance_ids_are_listed_twenty_per_call(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub)
+    # 45 hosts of a batch, of which the last 5 have not registered a container instance (yet).
+    queue_managed(stub, range(0, 20), range(0, 20))
+    queue_managed(stub, range(20, 40), range(20, 40))
+    queue_managed(stub, range(40, 45), [])
+    ids = [f"mi-{i:017x}" for i in range(45)]
+    result = run(client, capsys, managed_instance_ids=ids + ids[:3], include_tags=True)
+    assert [c["ec2_instance_id"] for c in result["container_instances"]] == ids[:40]
+    assert result["container_instances"][7]["tags"] == {"n": "7"}
+
+
+def test_managed_instance_ids_drops_what_the_filter_let_through(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub)
+    # A service that ignored the filter would answer with every instance of the cluster.
+    stub.add_response(
+        "list_container_instances",
+        {"containerInstanceArns": [arn(1), arn(2)]},
+        {"cluster": CLUSTER, "maxResults": 100, "filter": f"ec2InstanceId in ['mi-{1:017x}']"},
+    )
+    stub.add_response(
+        "describe_container_instances",
+        {"containerInstances": [described(1), described(2)], "failures": []},
+        {"cluster": CLUSTER, "containerInstances": [arn(1), arn(2)]},
+    )
+    result = run(client, capsys, managed_instance_ids=[f"mi-{1:017x}"])
+    assert [c["container_instance_arn"] for c in result["container_instances"]] == [arn(1)]
+
+
+def test_no_managed_instance_ids_lists_nothing(stubbed, capsys):
+    client, stub = stubbed
+    queue_cluster(stub)
+    result = run(client, capsys, managed_instance_ids=[])
+    assert result["container_instances"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"managed_instance_ids": ["i-0123"]}, "managed_instance_ids: 'i-0123' is not a managed instance id"),
+        ({"managed_instance_ids": ["mi-0123456789abcdef0"], "filter": "x"}, "mutually exclusive"),
+    ],
+)
+def test_bad_managed_instance_ids_fail_before_any_call(stubbed, capsys, args, message):
+    client, dummy = stubbed
+    result = run(client, capsys, **args)
+    assert result["failed"] is True
+    assert message in result["msg"]
