@@ -29,8 +29,9 @@ options:
     description:
       - Only return the container instances of these SSM managed instances (C(mi-) ids), for example the hosts of a
         batch that has just registered.
-      - Listed 20 ids per C(ListContainerInstances) call (an C(ec2InstanceId in [...]) filter), so a batch of N
-        hosts costs ceil(N/20) List calls however large the cluster is, instead of a lookup per host.
+      - Listed 20 ids per C(ListContainerInstances) call (an C(ec2InstanceId in [...]) filter) and described 100 per
+        C(DescribeContainerInstances) call, so a batch of N hosts costs ceil(N/20) List and ceil(N/100) Describe
+        calls however large the cluster is, instead of a lookup per host.
       - An id without a container instance is simply absent from the result.
       - Mutually exclusive with O(filter).
     type: list
@@ -151,12 +152,20 @@ def list_and_describe(client, cluster, filter_expression, status, include_tags):
 
 
 def list_and_describe_managed(client, cluster, managed_instance_ids, status, include_tags):
-    wanted = set(managed_instance_ids)
-    instances = []
+    """List the instances of every 20 ids, then describe them 100 per call (not one Describe per List)."""
+    arns = []
     for expression in managed_instance_filters(managed_instance_ids):
-        instances.extend(list_and_describe(client, cluster, expression, status, include_tags))
+        for page in list_container_instance_arns(client, cluster, expression, status):
+            arns.extend(page)
+    arns = list(dict.fromkeys(arns))
+    if not arns:
+        return []
+    described, dummy = describe_container_instances(client, cluster, arns, include_tags)
+    order = {arn: index for index, arn in enumerate(arns)}
+    described.sort(key=lambda i: order.get(i.get("containerInstanceArn"), len(order)))
     # The filter is evaluated by ECS; re-check so that a service ignoring it cannot hand back foreign instances.
-    return [i for i in instances if i.get("ec2InstanceId") in wanted]
+    wanted = set(managed_instance_ids)
+    return [i for i in described if i.get("ec2InstanceId") in wanted]
 
 
 def main():

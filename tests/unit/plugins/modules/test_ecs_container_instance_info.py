@@ -167,35 +167,35 @@ def test_throttled_page_is_retried_alone(stubbed, capsys):
     assert [c["container_instance_arn"] for c in result["container_instances"]] == [arn(0), arn(1)]
 
 
-def queue_managed(stub, ids, found, include_tags=True):
-    """One List call for the filter of `ids`, one Describe for those in `found`."""
+def queue_list(stub, ids, found):
+    """One List call for the filter of `ids`, answering the ARNs of those in `found`."""
     expression = "ec2InstanceId in [" + ", ".join(f"'mi-{i:017x}'" for i in ids) + "]"
     stub.add_response(
         "list_container_instances",
         {"containerInstanceArns": [arn(i) for i in found]},
         {"cluster": CLUSTER, "maxResults": 100, "filter": expression},
     )
-    if found:
-        params = {"cluster": CLUSTER, "containerInstances": [arn(i) for i in found]}
-        if include_tags:
-            params["include"] = ["TAGS"]
-        stub.add_response(
-            "describe_container_instances",
-            {"containerInstances": [described(i, tags=include_tags) for i in found], "failures": []},
-            params,
-        )
 
 
-def test_managed_instance_ids_are_listed_twenty_per_call(stubbed, capsys):
+def queue_describe(stub, found):
+    stub.add_response(
+        "describe_container_instances",
+        {"containerInstances": [described(i, tags=True) for i in reversed(found)], "failures": []},
+        {"cluster": CLUSTER, "containerInstances": [arn(i) for i in found], "include": ["TAGS"]},
+    )
+
+
+def test_managed_instance_ids_are_listed_twenty_and_described_hundred_per_call(stubbed, capsys):
     client, stub = stubbed
     queue_cluster(stub)
-    # 45 hosts of a batch, of which the last 5 have not registered a container instance (yet).
-    queue_managed(stub, range(0, 20), range(0, 20))
-    queue_managed(stub, range(20, 40), range(20, 40))
-    queue_managed(stub, range(40, 45), [])
-    ids = [f"mi-{i:017x}" for i in range(45)]
+    # 125 hosts of a batch, of which the last 5 have not registered a container instance (yet).
+    for start in range(0, 125, 20):
+        queue_list(stub, range(start, min(start + 20, 125)), range(start, min(start + 20, 120)))
+    queue_describe(stub, list(range(100)))
+    queue_describe(stub, list(range(100, 120)))
+    ids = [f"mi-{i:017x}" for i in range(125)]
     result = run(client, capsys, managed_instance_ids=ids + ids[:3], include_tags=True)
-    assert [c["ec2_instance_id"] for c in result["container_instances"]] == ids[:40]
+    assert [c["ec2_instance_id"] for c in result["container_instances"]] == ids[:120]
     assert result["container_instances"][7]["tags"] == {"n": "7"}
 
 
