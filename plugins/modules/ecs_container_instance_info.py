@@ -138,16 +138,19 @@ from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import norm
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.ecs import validate_managed_instance_id
 
 
+def describe_in_order(client, cluster, arns, include_tags):
+    """Describe ``arns`` (100 per call) and return them in that order: ECS does not promise any."""
+    described, dummy = describe_container_instances(client, cluster, arns, include_tags)
+    order = {arn: index for index, arn in enumerate(arns)}
+    return sorted(described, key=lambda i: order.get(i.get("containerInstanceArn"), len(order)))
+
+
 def list_and_describe(client, cluster, filter_expression, status, include_tags):
     """Describe each page as soon as it is listed: one Describe call per List page of at most 100."""
     instances = []
     for arns in list_container_instance_arns(client, cluster, filter_expression, status):
-        if not arns:
-            continue
-        described, dummy = describe_container_instances(client, cluster, arns, include_tags)
-        order = {arn: index for index, arn in enumerate(arns)}
-        described.sort(key=lambda i: order.get(i.get("containerInstanceArn"), len(order)))
-        instances.extend(described)
+        if arns:
+            instances.extend(describe_in_order(client, cluster, arns, include_tags))
     return instances
 
 
@@ -160,9 +163,7 @@ def list_and_describe_managed(client, cluster, managed_instance_ids, status, inc
     arns = list(dict.fromkeys(arns))
     if not arns:
         return []
-    described, dummy = describe_container_instances(client, cluster, arns, include_tags)
-    order = {arn: index for index, arn in enumerate(arns)}
-    described.sort(key=lambda i: order.get(i.get("containerInstanceArn"), len(order)))
+    described = describe_in_order(client, cluster, arns, include_tags)
     # The filter is evaluated by ECS; re-check so that a service ignoring it cannot hand back foreign instances.
     wanted = set(managed_instance_ids)
     return [i for i in described if i.get("ec2InstanceId") in wanted]
