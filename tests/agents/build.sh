@@ -78,7 +78,7 @@ finish() {  # finish ROOTDIR DEB [COMPRESSION]
 
 common() {  # common LIBDIR
     install -d "$1"
-    install -m 0644 "$SRC/common/sigv4.py" "$SRC/common/awsclient.py" "$1/"
+    install -m 0644 "$SRC/common/sigv4.py" "$SRC/common/rsakey.py" "$SRC/common/awsclient.py" "$1/"
 }
 
 build_ssm() {  # build_ssm ARCH

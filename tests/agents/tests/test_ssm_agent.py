@@ -45,6 +45,8 @@ def test_register_writes_files_like_the_real_agent(aws, host):
     key = serialization.load_der_private_key(base64.b64decode(vault["privateKey"]), password=None)
     assert key.key_size == 2048
     assert len(vault["publicKey"]) == 392
+    assert base64.b64decode(vault["publicKey"]) == key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     key_file = host.p("/var/lib/amazon/ssm/Vault/Store/RegistrationKey")
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     manifest = host.p("/var/lib/amazon/ssm/Vault/Manifest").read_text()

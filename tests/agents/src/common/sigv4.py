@@ -1,6 +1,6 @@
 """AWS Signature Version 4, hand-rolled with the standard library only.
 
-The hosts have nothing but Debian's python3 and python3-cryptography, so botocore is not available.
+The hosts have nothing but Debian's python3 (what Ansible needs there), so botocore is not available.
 The canonicalisation follows botocore's ``SigV4Auth`` (and aws-sdk-go's v4 signer) for the requests
 the agents send: ``POST /`` with a JSON body and no query string.
 
@@ -17,9 +17,6 @@ import hashlib
 import hmac
 import time
 import urllib.parse
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
@@ -115,12 +112,14 @@ def sign_hmac(method, url, headers, payload, *, region, service, access_key, sec
 
 
 def sign_rsa(method, url, headers, payload, *, region, service, instance_id, private_key, now=None):
-    """amazon-ssm-agent's rsaauth signer: SigV4 string to sign, RSA-PSS signature (base64)."""
+    """amazon-ssm-agent's rsaauth signer: SigV4 string to sign, RSA-PSS signature (base64).
+
+    ``private_key`` is an :class:`rsakey.RsaKey`.
+    """
     timestamp, scope, signed, path, query = _prepare(headers, url, region, service, now)
     creq = canonical_request(method, path, query, headers, signed=signed, payload=payload)
     sts = string_to_sign(timestamp, scope, creq)
-    raw = private_key.sign(sts.encode("utf-8"),
-                           padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    raw = private_key.sign_pss_sha256(sts.encode("utf-8"))
     headers["Authorization"] = (f"{ALGORITHM} Credential={instance_id}/{scope}, "
                                 f"SignedHeaders={';'.join(signed)}, Signature={base64.b64encode(raw).decode('ascii')}")
     return headers
