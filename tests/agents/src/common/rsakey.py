@@ -18,8 +18,8 @@ PUBLIC_EXPONENT = 65537
 RSA_ALGORITHM_DER = bytes.fromhex("300d06092a864886f70d0101010500")
 # One gcd with their product rejects most candidates before the first modular exponentiation.
 SMALL_PRIMES_PRODUCT = math.prod(n for n in range(3, 2000, 2) if all(n % d for d in range(3, int(n**0.5) + 1, 2)))
-# Miller-Rabin rounds for 1024-bit candidates: FIPS 186-5 table B.1 asks for 4 (error below 2^-100); a few more cost
-# little next to the candidates rejected on the way.
+# Miller-Rabin rounds: a random candidate of 1024 bits needs only a few (FIPS 186's tables); 8 keeps a margin and costs
+# little next to the candidates rejected before them.
 MILLER_RABIN_ROUNDS = 8
 SHA256_LENGTH = 32
 PSS_SALT_LENGTH = 32
@@ -71,10 +71,9 @@ def load_private_der(der):
     if len(values) != 9 or values[0] != 0:
         raise ValueError("not a two-prime PKCS#1 RSAPrivateKey")
     n, e, d, p, q = values[1:6]
-    key = RsaKey(n, e, d, p, q)
     if p * q != n:
         raise ValueError("the PKCS#1 key's primes do not multiply to its modulus")
-    return key
+    return RsaKey(n, e, d, p, q)
 
 
 # ------------------------------------------------------------------------------------------------------ primes
