@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.callbacks.task_cpu import machine_busy_seconds
 from tests import harness
 from tests.e2e.conftest import Fleet
 from tests.e2e.conftest import diff_stats
@@ -39,17 +40,10 @@ PER_HOST_TAGGING = ("ecs:PutAttributes", "ecs:DeleteAttributes", "ecs:TagResourc
 
 
 def busy_cores(seconds: float = 3.0) -> float:
-    """Cores the whole machine kept busy over the next `seconds` (from /proc/stat)."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            ticks = [int(v) for v in stat.readline().split()[1:]]
-        return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
-
-    total_0, idle_0 = sample()
+    """Cores the whole machine kept busy over the next `seconds`."""
+    start = machine_busy_seconds()
     time.sleep(seconds)
-    total_1, idle_1 = sample()
-    return round((1 - (idle_1 - idle_0) / max(total_1 - total_0, 1)) * (os.cpu_count() or 1), 2)
+    return round((machine_busy_seconds() - start) / seconds, 2)
 
 
 def bench(sizes: list[int], name: str, keep: bool, repeat: int = 1) -> dict:
