@@ -59,8 +59,6 @@ def generate(bits=2048):
         if p == q:
             continue
         n = p * q
-        if n.bit_length() != bits:
-            continue
         lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
         d = pow(PUBLIC_EXPONENT, -1, lam)
         return RsaKey(n, PUBLIC_EXPONENT, d, p, q)
