@@ -19,7 +19,7 @@ MOLECULE_DISTROS ?= debian12
 help:
 	@echo "make demo        run the main job: offline AWS + three Debian 12 hosts registered as ECS Anywhere instances"
 	@echo "make demo-clean  remove everything the demo started"
-	@echo "make test        everything CI runs (lint, sanity, unit, emulator, agents, integration, proving, molecule, e2e)"
+	@echo "make test        everything CI runs (lint, sanity, unit, emulator, agents, integration, proving, molecule, e2e, e2e-faults)"
 	@echo "make venv | images | agents | build | lint | sanity | units | integration | molecule | test-distros"
 
 # ---------------------------------------------------------------- environment
@@ -134,5 +134,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-two-hosts role-faults docker-repo e2e
+test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-two-hosts role-faults docker-repo e2e e2e-faults
 	@echo "make test: all suites passed"
