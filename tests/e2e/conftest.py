@@ -166,6 +166,19 @@ class Fleet:
     def host(self, container: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
         return harness.host_exec(container, script, check=check)
 
+    def agent_leftovers(self, container: str) -> list[str]:
+        """What a clean host must not hold: agent state and config directories, installed agent packages, running
+        agents (empty when the host is clean)."""
+        out = self.host(
+            container,
+            "ls -d /var/lib/ecs /etc/ecs /var/lib/amazon/ssm /var/log/ecs /var/log/amazon/ssm 2>/dev/null; "
+            "dpkg-query -W -f '${Package} ${Status}\\n' amazon-ecs-init amazon-ssm-agent 2>/dev/null"
+            " | grep ' installed$'; "
+            "for unit in ecs amazon-ssm-agent; do systemctl -q is-active $unit && echo $unit active; done",
+            check=False,
+        ).stdout
+        return out.splitlines()
+
 
 def write_calls(stats: dict[str, int]) -> dict[str, int]:
     """The AWS calls that change something (as counted by the emulator), agents' own calls left out."""

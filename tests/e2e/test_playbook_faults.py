@@ -1,7 +1,9 @@
-"""Bad input and faults around the register playbook, against the offline world (four hosts).
+"""Bad input and faults around the register and deregister playbooks, against the offline world (four hosts).
 
 Order matters (one world for the module): the clear stops come first (nothing may be touched), then a run with
-one host unreachable, a throttled run that brings that host in, and an interrupted run on a fourth host.
+one host unreachable, a throttled run that brings that host in, and an interrupted run on a fourth host. Then two
+hosts go down and deregister cleans them up on the AWS side only; they come back and a last deregister must leave
+nothing behind, in the emulator or on any host.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import pytest
 from tests import harness
 
 from .conftest import diff_stats
+from .conftest import write_calls
 
 CLUSTER = "faults"
 # The controller's calls in the register playbook, throttled as each protocol spells it (what the SDKs retry):
@@ -163,3 +166,60 @@ def test_rerun_after_interrupted_register_converges(fleet):
     # The rerun deleted the interrupted run's activation.
     assert calls.get("ssm:DeleteActivation") == 1, calls
     assert fleet.activations() == []
+
+
+def test_deregister_cleans_up_unreachable_hosts_on_the_aws_side(fleet):
+    host1, host2, host3, host4 = fleet.world.hosts
+    mi_ids = {host: fleet.entries()[host]["managed_instance_id"] for host in fleet.world.hosts}
+    for host in (host3, host4):
+        harness.docker("stop", "-t", "1", host)
+    elsewhere = str(fleet.workdir / "no-report-here" / "fleet")
+
+    # Neither a fleet report nor a variable knows the hosts' managed instances: a clear stop, nothing deregistered.
+    before = fleet.stats()
+    run = fleet.run("deregister", limit=f"{host3},{host4}", extra_vars={"ecs_anywhere_report_path": elsewhere})
+    assert run.rc != 0
+    for host in (host3, host4):
+        stop = f"{host} cannot be reached and its managed instance id is unknown: set ecs_anywhere_managed_instance_id"
+        assert stop in run.output, run.output[-4000:]
+    assert write_calls(diff_stats(before, fleet.stats())) == {}
+    assert {mi["InstanceId"] for mi in fleet.managed_instances()} == set(mi_ids.values())
+
+    # host3's id comes from the last fleet report, host4's from its variables.
+    run = fleet.run("deregister", limit=host3)
+    assert run.rc != 0, "a host that could not be cleaned must fail the run"
+    run = fleet.run(
+        "deregister",
+        limit=host4,
+        extra_vars={"ecs_anywhere_managed_instance_id": mi_ids[host4], "ecs_anywhere_report_path": elsewhere},
+    )
+    assert run.rc != 0
+    assert {mi["InstanceId"] for mi in fleet.managed_instances()} == {mi_ids[host1], mi_ids[host2]}
+    statuses = {ci["ec2InstanceId"]: ci["status"] for ci in fleet.container_instances()}
+    assert statuses == {mi_ids[host1]: "ACTIVE", mi_ids[host2]: "ACTIVE", mi_ids[host3]: "INACTIVE",
+                        mi_ids[host4]: "INACTIVE"}, statuses  # fmt: skip
+    entry = fleet.entries()[host3]
+    assert entry["status"] == "DEREGISTERED" and entry["result"] == "unreachable", entry
+    assert "deregistered on the AWS side only, the host itself was not cleaned" in entry["error"], entry
+    assert entry["managed_instance_id"] == mi_ids[host3], entry
+    assert f"managed instance {mi_ids[host3]} deregistered" in entry["changes"], entry
+
+    # Again: nothing left to do on the AWS side.
+    before = fleet.stats()
+    run = fleet.run("deregister", limit=host3)
+    assert write_calls(diff_stats(before, fleet.stats())) == {}
+    assert fleet.entries()[host3]["changes"] == [], fleet.entries()[host3]
+
+
+def test_hosts_back_after_an_aws_side_clean_up_are_cleaned(fleet):
+    for host in fleet.world.hosts[2:]:
+        harness.docker("start", host)
+        harness.wait_systemd(host)
+    run = fleet.run("deregister")
+    assert run.rc == 0, run.output[-6000:]
+    assert fleet.managed_instances() == []
+    assert [ci for ci in fleet.container_instances() if ci["status"] != "INACTIVE"] == []
+    assert fleet.activations() == []
+    for host in fleet.world.hosts:
+        assert fleet.entries()[host]["status"] == "DEREGISTERED", fleet.entries()[host]
+        assert fleet.agent_leftovers(host) == [], host
