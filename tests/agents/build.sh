@@ -1,11 +1,12 @@
 #!/bin/sh
 # Build the stand-in agent packages from the sources in tests/agents/src (no network needed):
-#   amazon-ssm-agent_<SSM_VERSION>_<arch>.deb and amazon-ecs-init_<ver>_<arch>.deb for each ECS version;
+#   amazon-ssm-agent_<ver>_<arch>.deb for SSM_VERSION (the release the mirror publishes as latest) and
+#   SSM_NEXT_VERSION (the release a test publishes later), amazon-ecs-init_<ver>_<arch>.deb for each ECS version;
 #   docker/ with the stand-ins of Docker's own packages: docker-ce and docker-ce-cli
 #   (5:<ver>~debian.<N>~<codename>, per codename and version) and containerd.io (<ver>, per version).
 # Usage: tests/agents/build.sh OUTDIR     (no-op when the inputs did not change)
-# Env:   SSM_VERSION (3.3.1957.0-1), ECS_VERSIONS ("1.105.1-1 1.106.0-1"), ARCHES ("amd64 arm64"),
-#        DOCKER_VERSIONS ("27.3.1-1 27.5.1-1"), CONTAINERD_VERSIONS ("1.7.24-1 1.7.25-1"),
+# Env:   SSM_VERSION (3.3.1957.0-1), SSM_NEXT_VERSION (3.3.2299.0-1), ECS_VERSIONS ("1.105.1-1 1.106.0-1"),
+#        ARCHES ("amd64 arm64"), DOCKER_VERSIONS ("27.3.1-1 27.5.1-1"), CONTAINERD_VERSIONS ("1.7.24-1 1.7.25-1"),
 #        DOCKER_CODENAMES ("bullseye:11 bookworm:12 trixie:13"), DOCKER_ARCHES ("amd64")
 set -eu
 
@@ -13,6 +14,7 @@ OUT=${1:?usage: build.sh OUTDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC="$HERE/src"
 SSM_VERSION=${SSM_VERSION:-3.3.1957.0-1}
+SSM_NEXT_VERSION=${SSM_NEXT_VERSION:-3.3.2299.0-1}
 ECS_VERSIONS=${ECS_VERSIONS:-"1.105.1-1 1.106.0-1"}
 ARCHES=${ARCHES:-"amd64 arm64"}
 DOCKER_VERSIONS=${DOCKER_VERSIONS:-"27.3.1-1 27.5.1-1"}
@@ -27,14 +29,14 @@ export SOURCE_DATE_EPOCH
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-stamp=$( (echo "$SSM_VERSION|$ECS_VERSIONS|$ARCHES|$SOURCE_DATE_EPOCH";
+stamp=$( (echo "$SSM_VERSION|$SSM_NEXT_VERSION|$ECS_VERSIONS|$ARCHES|$SOURCE_DATE_EPOCH";
           echo "$DOCKER_VERSIONS|$CONTAINERD_VERSIONS|$DOCKER_CODENAMES|$DOCKER_ARCHES";
           cd "$HERE" && find build.sh src -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | LC_ALL=C sort |
           xargs sha256sum) | sha256sum | cut -d' ' -f1)
 
 expected=""
 for arch in $ARCHES; do
-    expected="$expected amazon-ssm-agent_${SSM_VERSION}_${arch}.deb"
+    for v in $SSM_VERSION $SSM_NEXT_VERSION; do expected="$expected amazon-ssm-agent_${v}_${arch}.deb"; done
     for v in $ECS_VERSIONS; do expected="$expected amazon-ecs-init_${v}_${arch}.deb"; done
 done
 for arch in $DOCKER_ARCHES; do
@@ -61,7 +63,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 subst() {  # subst FILE VERSION ARCH -> stdout
-    sed -e "s/@VERSION@/$2/g" -e "s/@ARCH@/$3/g" -e "s/@SSM_VERSION@/${SSM_VERSION%-*}/g" \
+    sed -e "s/@VERSION@/$2/g" -e "s/@ARCH@/$3/g" -e "s/@SSM_VERSION@/${2%-*}/g" \
         -e "s/@ECS_VERSION@/$2/g" "$1"
 }
 
@@ -81,23 +83,23 @@ common() {  # common LIBDIR
     install -m 0644 "$SRC/common/sigv4.py" "$SRC/common/rsakey.py" "$SRC/common/awsclient.py" "$1/"
 }
 
-build_ssm() {  # build_ssm ARCH
-    arch=$1
-    r="$WORK/ssm-$arch"
+build_ssm() {  # build_ssm VERSION ARCH
+    version=$1 arch=$2
+    r="$WORK/ssm-$version-$arch"
     install -d "$r/DEBIAN" "$r/usr/bin" "$r/lib/systemd/system" "$r/etc/amazon/ssm" \
         "$r/var/lib/amazon/ssm" "$r/var/log/amazon/ssm" "$r/usr/share/doc/amazon-ssm-agent"
-    subst "$SRC/ssm/debian/control.in" "$SSM_VERSION" "$arch" > "$r/DEBIAN/control"
+    subst "$SRC/ssm/debian/control.in" "$version" "$arch" > "$r/DEBIAN/control"
     install -m 0644 "$SRC/ssm/debian/conffiles" "$r/DEBIAN/conffiles"
     for s in postinst prerm postrm; do install -m 0755 "$SRC/ssm/debian/$s" "$r/DEBIAN/$s"; done
-    subst "$SRC/ssm/amazon-ssm-agent" "$SSM_VERSION" "$arch" > "$r/usr/bin/amazon-ssm-agent"
+    subst "$SRC/ssm/amazon-ssm-agent" "$version" "$arch" > "$r/usr/bin/amazon-ssm-agent"
     install -m 0755 "$SRC/ssm/ssm-cli" "$r/usr/bin/ssm-cli"
     chmod 0755 "$r/usr/bin/amazon-ssm-agent"
     common "$r/usr/lib/amazon-ssm-agent/standin"
     install -m 0644 "$SRC/ssm/amazon-ssm-agent.service" "$r/lib/systemd/system/"
     install -m 0644 "$SRC/ssm/amazon-ssm-agent.json.template" "$SRC/ssm/seelog.xml.template" "$r/etc/amazon/ssm/"
-    echo "Stand-in amazon-ssm-agent $SSM_VERSION built by the fleet.ecs_anywhere test suite." \
+    echo "Stand-in amazon-ssm-agent $version built by the fleet.ecs_anywhere test suite." \
         > "$r/usr/share/doc/amazon-ssm-agent/README.standin"
-    finish "$r" "$OUT/amazon-ssm-agent_${SSM_VERSION}_${arch}.deb"
+    finish "$r" "$OUT/amazon-ssm-agent_${version}_${arch}.deb"
 }
 
 build_ecs() {  # build_ecs VERSION ARCH
@@ -175,7 +177,7 @@ build_docker() {  # build_docker VERSION CODENAME:NUMBER ARCH -> docker-ce and d
 }
 
 for arch in $ARCHES; do
-    build_ssm "$arch"
+    for v in $SSM_VERSION $SSM_NEXT_VERSION; do build_ssm "$v" "$arch"; done
     for v in $ECS_VERSIONS; do build_ecs "$v" "$arch"; done
 done
 # The mirror takes every .deb here: none may be left from other versions.

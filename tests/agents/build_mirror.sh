@@ -4,13 +4,16 @@
 #   build/mirror/amazon-ecs-agent-<region>/amazon-ecs-init-<ver>.<arch>.deb (+ .asc, armored detached)
 #   build/mirror/amazon-ecs-agent-<region>/amazon-ecs-init-latest.<arch>.deb (+ .asc) = newest version
 #   build/mirror/fleet-test-signing-key.asc / .fpr  (public test key; private key stays in build/gpg)
+# and, not served, the bucket files of the next SSM agent release (SSM_NEXT_VERSION), which a test publishes into
+# its world's mirror (tests.harness.publish) to roll it out:
+#   build/mirror-next/amazon-ssm-<region>/latest/debian_<arch>/amazon-ssm-agent.deb (+ .sig)
 # and Docker's Debian repository laid out like download.docker.com/linux/debian, signed with the same key:
 #   build/mirror/docker/linux/debian/gpg  (the public key, as Docker publishes its own)
 #   build/mirror/docker/linux/debian/dists/<codename>/{Release,Release.gpg,InRelease}
 #   build/mirror/docker/linux/debian/dists/<codename>/stable/binary-<arch>/Packages{,.gz}
 #   build/mirror/docker/linux/debian/dists/<codename>/pool/stable/<arch>/{docker-ce,docker-ce-cli,containerd.io}_*.deb
 # Usage: tests/agents/build_mirror.sh [BUILD_DIR]      (default: <repo>/build)
-# Env:   MIRROR_REGIONS ("us-east-1"), plus build.sh's SSM_VERSION / ECS_VERSIONS / ARCHES and
+# Env:   MIRROR_REGIONS ("us-east-1"), plus build.sh's SSM_VERSION / SSM_NEXT_VERSION / ECS_VERSIONS / ARCHES and
 #        DOCKER_CODENAMES / DOCKER_ARCHES.
 set -eu
 
@@ -21,10 +24,12 @@ mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 AGENTS="$BUILD/agents"
 MIRROR="$BUILD/mirror"
+NEXT="$BUILD/mirror-next"
 GNUPGHOME="$BUILD/gpg"
 export GNUPGHOME
 REGIONS=${MIRROR_REGIONS:-us-east-1}
 SSM_VERSION=${SSM_VERSION:-3.3.1957.0-1}
+SSM_NEXT_VERSION=${SSM_NEXT_VERSION:-3.3.2299.0-1}
 ECS_VERSIONS=${ECS_VERSIONS:-"1.105.1-1 1.106.0-1"}
 ARCHES=${ARCHES:-"amd64 arm64"}
 DOCKER_CODENAMES=${DOCKER_CODENAMES:-"bullseye:11 bookworm:12 trixie:13"}
@@ -36,7 +41,7 @@ KEY_UID="fleet.ecs_anywhere test signing key <fleet-test-signing@example.invalid
 "$HERE/build.sh" "$AGENTS"
 
 gpg_() { gpg --batch --quiet --no-tty --pinentry-mode loopback --passphrase '' "$@"; }
-cleanup() { gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$MIRROR.tmp" "$MIRROR.old"; }
+cleanup() { gpgconf --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$MIRROR.tmp" "$MIRROR.old" "$NEXT.tmp"; }
 trap cleanup EXIT
 
 mkdir -p "$GNUPGHOME"
@@ -50,13 +55,13 @@ FPR=$(gpg --batch --with-colons --list-secret-keys "$KEY_UID" | awk -F: '$1=="fp
 stamp=$( (cat "$AGENTS/.inputs.sha256"; echo "$REGIONS|$FPR|$DOCKER_CODENAMES|$DOCKER_ARCHES|$SOURCE_DATE_EPOCH"
           sha256sum "$HERE/build_mirror.sh") | sha256sum |
          cut -d' ' -f1)
-if [ -f "$MIRROR/.inputs.sha256" ] && [ "$(cat "$MIRROR/.inputs.sha256")" = "$stamp" ]; then
+if [ -f "$MIRROR/.inputs.sha256" ] && [ "$(cat "$MIRROR/.inputs.sha256")" = "$stamp" ] && [ -d "$NEXT" ]; then
     echo "mirror: up to date ($MIRROR)"
     exit 0
 fi
 
 T="$MIRROR.tmp"
-rm -rf "$T"
+rm -rf "$T" "$NEXT.tmp"
 mkdir -p "$T/.sigs"
 sign() {  # sign FILE -> .sigs/<name>.sig and .asc (signed once, copied per region)
     name=$(basename "$1")
@@ -71,6 +76,11 @@ for region in $REGIONS; do
         d="$T/amazon-ssm-$region/latest/debian_$arch"
         mkdir -p "$d"
         src="amazon-ssm-agent_${SSM_VERSION}_${arch}.deb"
+        cp "$AGENTS/$src" "$d/amazon-ssm-agent.deb"
+        cp "$T/.sigs/$src.sig" "$d/amazon-ssm-agent.deb.sig"
+        d="$NEXT.tmp/amazon-ssm-$region/latest/debian_$arch"
+        mkdir -p "$d"
+        src="amazon-ssm-agent_${SSM_NEXT_VERSION}_${arch}.deb"
         cp "$AGENTS/$src" "$d/amazon-ssm-agent.deb"
         cp "$T/.sigs/$src.sig" "$d/amazon-ssm-agent.deb.sig"
         e="$T/amazon-ecs-agent-$region"
@@ -140,5 +150,6 @@ echo "$stamp" > "$T/.inputs.sha256"
 rm -rf "$MIRROR.old"
 if [ -e "$MIRROR" ]; then mv "$MIRROR" "$MIRROR.old"; fi
 mv "$T" "$MIRROR"
-rm -rf "$MIRROR.old"
-echo "mirror: built $MIRROR (regions: $REGIONS; latest ecs-init $latest; docker repo: $DOCKER_CODENAMES; key $FPR)"
+rm -rf "$MIRROR.old" "$NEXT"
+mv "$NEXT.tmp" "$NEXT"
+echo "mirror: built $MIRROR (regions: $REGIONS; latest ssm $SSM_VERSION, next $SSM_NEXT_VERSION; latest ecs-init $latest; docker repo: $DOCKER_CODENAMES; key $FPR)"

@@ -1,10 +1,14 @@
 """Static HTTP server for the signed package mirror (stands in for AWS's S3 buckets).
 
-    python -m tests.agents.mirror --host 127.0.0.1 [--host GW] --port P --root build/mirror [--port-file F]
+    python -m tests.agents.mirror --host 127.0.0.1 [--host GW] --port P --root build/mirror [--overlay DIR]
+                                  [--port-file F]
 
 Binds only the given addresses (0.0.0.0 / :: are refused), threaded, GET and HEAD, logs every request
 to stderr, exits cleanly on SIGTERM/SIGINT. With ``--port 0`` the first host picks a free port and the
 other hosts reuse it; the port is written to ``--port-file`` once every socket listens.
+
+A file under ``--overlay`` is served in place of the root's file at the same path: a test publishes a new
+release there (as AWS replaces ``latest`` in its buckets) without touching the tree other worlds serve.
 """
 
 import argparse
@@ -23,6 +27,18 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = dict(http.server.SimpleHTTPRequestHandler.extensions_map, **{
         ".deb": "application/vnd.debian.binary-package", ".asc": "text/plain", ".sig": "application/pgp-signature",
         ".fpr": "text/plain"})
+
+    def __init__(self, *args, overlay=None, **kwargs):
+        self.overlay = overlay
+        super().__init__(*args, **kwargs)
+
+    def translate_path(self, path):
+        served = super().translate_path(path)
+        if self.overlay:
+            published = os.path.join(self.overlay, os.path.relpath(served, self.directory))
+            if os.path.isfile(published):
+                return published
+        return served
 
     def list_directory(self, path):  # S3 does not list buckets over plain GET of a prefix
         self.send_error(404, "Not Found")
@@ -58,12 +74,16 @@ def main(argv=None):
                         help="address to bind (repeatable); never 0.0.0.0")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--root", required=True, help="directory to serve (build/mirror)")
+    parser.add_argument("--overlay", help="directory whose files are served in place of the root's")
     parser.add_argument("--port-file", help="write the bound port here once listening")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
     if not os.path.isdir(root):
         parser.error(f"--root {root} is not a directory (run make agents)")
-    handler = functools.partial(Handler, directory=root)
+    overlay = os.path.abspath(args.overlay) if args.overlay else None
+    if overlay and not os.path.isdir(overlay):
+        parser.error(f"--overlay {overlay} is not a directory")
+    handler = functools.partial(Handler, directory=root, overlay=overlay)
     servers, port = [], args.port
     try:
         for host in args.host:

@@ -1,7 +1,8 @@
 """The whole lifecycle of a two-host fleet through the collection's playbooks, against the offline world.
 
 register -> rerun (nothing to do) -> update_agents (ecs-init 1.105.1-1 -> 1.106.0-1, one host at a time)
--> move_cluster (one host) -> deregister (both), then nothing may be left in the emulator or on the hosts.
+-> update_agents for a newly published SSM agent (no drain) -> move_cluster (one host) -> deregister (both), then
+nothing may be left in the emulator or on the hosts.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from tests import harness
 from tests.demo import inventory
 
 from .conftest import diff_stats
@@ -16,6 +18,8 @@ from .conftest import write_calls
 
 OLD, NEW = "1.105.1-1", "1.106.0-1"
 NEW_AGENT = "1.106.0"
+# The SSM agent the mirror publishes as latest, and the release the test publishes later (tests/agents/build.sh).
+SSM_OLD, SSM_NEXT = "3.3.1957.0-1", "3.3.2299.0-1"
 INTROSPECT = 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:51678/v1/metadata").read().decode())'
 CLUSTER, OTHER = "e2e", "e2e-moved"
 
@@ -134,6 +138,34 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
 
     # Rerunning the update has nothing to do.
     run = fleet.run("update_agents", extra_vars={"ecs_anywhere_ecs_version": NEW})
+    assert run.rc == 0, _show(run)
+    assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
+
+    # ---------------------------------------------------------------- a new SSM agent is published
+    # The ECS agents are current: the SSM agents are upgraded in place, no host leaves service, no host registers again.
+    harness.publish(fleet.world)
+    ssm_update = {"ecs_anywhere_ecs_version": NEW, "ecs_anywhere_update_ssm_agent": True}
+    before = fleet.stats()
+    run = fleet.run("update_agents", extra_vars=ssm_update)
+    durations["update_agents (ssm)"] = run.seconds
+    assert run.rc == 0, _show(run)
+    calls = diff_stats(before, fleet.stats())
+    assert "ecs:UpdateContainerInstancesState" not in calls, calls
+    assert "ssm:RegisterManagedInstance" not in calls, calls
+    entries = fleet.entries()
+    for host in (host1, host2):
+        entry = entries[host]
+        assert entry["result"] == "ok" and entry["status"] == "ACTIVE" and entry["agent_connected"] is True, entry
+        assert entry["changes"] == [f"amazon-ssm-agent {SSM_OLD} -> {SSM_NEXT}"], entry
+        assert entry["versions"]["ssm_agent"] == SSM_NEXT and entry["versions"]["ecs_init"] == NEW, entry
+        assert entry["managed_instance_id"] == mi_ids[host], entry
+    # The upgraded agents report in as the same managed instances.
+    upgraded = {mi: SSM_NEXT.rsplit("-", 1)[0] for mi in mi_ids.values()}
+    harness.wait_for(
+        lambda: {mi["InstanceId"]: mi["AgentVersion"] for mi in fleet.managed_instances()} == upgraded,
+        timeout=60, interval=1, what="the upgraded SSM agents to report their version",
+    )  # fmt: skip
+    run = fleet.run("update_agents", extra_vars=ssm_update)
     assert run.rc == 0, _show(run)
     assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
 

@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("ECSA_BUILD_DIR", REPO / "build"))
 STATE_DIR = BUILD / "harness"
 MIRROR_ROOT = BUILD / "mirror"
+# The bucket files of the next agent releases (tests/agents/build_mirror.sh), for publish().
+NEXT_RELEASE_ROOT = BUILD / "mirror-next"
 REGION = "us-east-1"
 LABEL = "ecsa.harness"
 
@@ -187,6 +190,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _mirror_overlay(name: str) -> Path:
+    return STATE_DIR / f"{name}.mirror-overlay"
+
+
+def publish(world: World, tree: Path = NEXT_RELEASE_ROOT) -> None:
+    """Publish the files of ``tree`` in this world's mirror, in place of the ones at the same paths (as AWS replaces
+    ``latest`` in its buckets); other worlds keep serving build/mirror as it is."""
+    shutil.copytree(tree, _mirror_overlay(world.name), dirs_exist_ok=True)
+
+
 def _start_server(module: str, name: str, world: World, extra: list[str]) -> tuple[int, int]:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     port_file = STATE_DIR / f"{world.name}.{name}.port"
@@ -216,8 +229,10 @@ def up(name: str, hosts: int = 0, image: str = "debian12", host_prefix: str | No
     world.emulator_pid, world.emulator_port = _start_server("tests.emulator", "emulator", world, [])
     _save(world)
     _wait_http(f"{world.emulator_local}/moto-api/", 10, "the emulator", world.emulator_pid)
-    world.mirror_pid, world.mirror_port = _start_server("tests.agents.mirror", "mirror", world,
-                                                        ["--root", str(MIRROR_ROOT)])  # fmt: skip
+    overlay = _mirror_overlay(name)
+    overlay.mkdir(parents=True)
+    mirror_args = ["--root", str(MIRROR_ROOT), "--overlay", str(overlay)]
+    world.mirror_pid, world.mirror_port = _start_server("tests.agents.mirror", "mirror", world, mirror_args)
     _save(world)
     _wait_http(f"{world.mirror_local}/fleet-test-signing-key.asc", 10, "the mirror", world.mirror_pid)
     if hosts:
@@ -299,6 +314,7 @@ def down(name: str, quiet: bool = False) -> None:
     if world:
         _stop_pid(world.emulator_pid)
         _stop_pid(world.mirror_pid)
+    shutil.rmtree(_mirror_overlay(name), ignore_errors=True)
     if run(["docker", "info"], check=False).returncode != 0:
         _state_file(name).unlink(missing_ok=True)
         return

@@ -17,6 +17,7 @@ from .conftest import REPO
 from .conftest import wait_for
 
 SSM = "3.3.1957.0-1"
+SSM_NEXT = "3.3.2299.0-1"
 ECS = ("1.105.1-1", "1.106.0-1")
 ARCHES = ("amd64", "arm64")
 
@@ -32,10 +33,11 @@ def _deb_files(deb):
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-def test_ssm_package(build, arch):
-    deb = build / "agents" / f"amazon-ssm-agent_{SSM}_{arch}.deb"
+@pytest.mark.parametrize("version", (SSM, SSM_NEXT))
+def test_ssm_package(build, version, arch):
+    deb = build / "agents" / f"amazon-ssm-agent_{version}_{arch}.deb"
     assert _deb_field(deb, "Package") == "amazon-ssm-agent"
-    assert _deb_field(deb, "Version") == SSM
+    assert _deb_field(deb, "Version") == version
     assert _deb_field(deb, "Architecture") == arch
     # None, as the real package: dpkg installs it without apt, its package lists or a download of dependencies.
     assert _deb_field(deb, "Depends") == ""
@@ -104,6 +106,16 @@ def test_mirror_layout_and_latest_alias(build):
     assert not (build / "mirror" / "fleet-test-signing-key.asc").read_text().count("PRIVATE")
 
 
+def test_next_ssm_release_is_staged_outside_the_mirror(build):
+    for arch in ARCHES:
+        path = f"amazon-ssm-us-east-1/latest/debian_{arch}/amazon-ssm-agent.deb"
+        assert _deb_field(build / "mirror" / path, "Version") == SSM
+        assert _deb_field(build / "mirror-next" / path, "Version") == SSM_NEXT
+        assert (build / "mirror-next" / (path + ".sig")).is_file()
+    staged = [p for p in (build / "mirror-next").rglob("*") if p.is_file()]
+    assert len(staged) == 2 * len(ARCHES), staged
+
+
 def _gpg_verify(keyring_home, sig, data):
     return subprocess.run(["gpg", "--homedir", str(keyring_home), "--batch", "--verify", str(sig), str(data)],
                           capture_output=True, text=True, check=False)
@@ -116,9 +128,10 @@ def test_signatures_verify_and_tampering_is_detected(build, tmp_path):
     subprocess.run(["gpg", "--homedir", str(home), "--batch", "--import", str(mirror / "fleet-test-signing-key.asc")],
                    capture_output=True, check=True)
     fpr = (mirror / "fleet-test-signing-key.fpr").read_text().strip()
-    signed = [(p.with_suffix(".deb.sig"), p) for p in mirror.glob("amazon-ssm-*/latest/*/amazon-ssm-agent.deb")]
+    signed = [(p.with_suffix(".deb.sig"), p) for tree in (mirror, build / "mirror-next")
+              for p in tree.glob("amazon-ssm-*/latest/*/amazon-ssm-agent.deb")]
     signed += [(p.parent / (p.name + ".asc"), p) for p in mirror.glob("amazon-ecs-agent-*/*.deb")]
-    assert len(signed) == 8
+    assert len(signed) == 10
     for sig, deb in signed:
         result = _gpg_verify(home, sig, deb)
         assert result.returncode == 0, result.stderr
@@ -179,3 +192,33 @@ def test_mirror_server_serves_get_and_head_and_refuses_wildcard(build, tmp_path)
         assert proc.wait(timeout=10) == 0
         log.close()
     assert "GET /amazon-ecs-agent-us-east-1/amazon-ecs-init-latest.amd64.deb" in (tmp_path / "mirror.log").read_text()
+
+
+def test_mirror_server_serves_an_overlay_in_place_of_the_root(build, tmp_path):
+    """What a test publishes (tests.harness.publish) replaces the root's file; everything else still comes from the
+    root, and no path leaves either tree."""
+    published = "amazon-ssm-us-east-1/latest/debian_amd64/amazon-ssm-agent.deb"
+    overlay = tmp_path / "overlay"
+    (overlay / published).parent.mkdir(parents=True)
+    (overlay / published).write_bytes(b"the next release")
+    (tmp_path / "outside").write_text("not served")
+    port_file = tmp_path / "port"
+    log = open(tmp_path / "mirror.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "tests.agents.mirror", "--host", "127.0.0.1", "--port", "0",
+                             "--root", str(build / "mirror"), "--overlay", str(overlay), "--port-file", str(port_file)],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(port_file.exists, timeout=15, what="mirror port file")
+        base = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        with urllib.request.urlopen(f"{base}/{published}", timeout=5) as resp:
+            assert resp.read() == b"the next release"
+        with urllib.request.urlopen(f"{base}/{published}.sig", timeout=5) as resp:
+            assert resp.read() == (build / "mirror" / (published + ".sig")).read_bytes()
+        for escape in ("/../outside", "/amazon-ssm-us-east-1/../../outside", "/%2e%2e/outside"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + escape, timeout=5)
+            assert err.value.code == 404, escape
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        log.close()
