@@ -1,9 +1,9 @@
 """Bad input and faults around the register and deregister playbooks, against the offline world (four hosts).
 
 Order matters (one world for the module): the clear stops come first (nothing may be touched), then a run with
-one host unreachable, a throttled run that brings that host in, and an interrupted run on a fourth host. Then two
-hosts go down and deregister cleans them up on the AWS side only; they come back and a last deregister must leave
-nothing behind, in the emulator or on any host.
+one host unreachable (one host per batch), a throttled run that brings that host in, and an interrupted run on a
+fourth host. Then two hosts go down and deregister cleans them up on the AWS side only; they come back and a last
+deregister must leave nothing behind, in the emulator or on any host.
 """
 
 from __future__ import annotations
@@ -76,10 +76,11 @@ def test_missing_iam_role_stops_before_any_host(fleet, first_three):
 
 
 def test_one_unreachable_host_does_not_stop_the_others(fleet, first_three):
-    host1, host2, host3 = fleet.world.hosts[:3]
-    harness.docker("stop", "-t", "1", host3)
+    # One host per batch, and the unreachable one first: a batch that fails as a whole must not end the run.
+    down, *up = fleet.world.hosts[:3]
+    harness.docker("stop", "-t", "1", down)
     before = fleet.stats()
-    run = fleet.run("register", limit=first_three)
+    run = fleet.run("register", limit=first_three, extra_vars={"ecs_anywhere_register_serial": 1})
     assert run.rc != 0, "a failed host must fail the run"
     calls = diff_stats(before, fleet.stats())
     assert calls.get("ssm:CreateActivation") == 1 and calls.get("ssm:DeleteActivation") == 1, calls
@@ -88,21 +89,21 @@ def test_one_unreachable_host_does_not_stop_the_others(fleet, first_three):
     report = fleet.report()
     assert report["activation"]["registration_limit"] == 2, report["activation"]
     assert report["activation"]["deleted"] is True
-    assert report["summary"]["failed_hosts"] == [host3], report["summary"]
+    assert report["summary"]["failed_hosts"] == [down], report["summary"]
     entries = fleet.entries()
-    for host in (host1, host2):
+    for host in up:
         assert entries[host]["result"] == "ok" and entries[host]["status"] == "ACTIVE", entries[host]
         assert entries[host]["agent_connected"] is True
-    assert entries[host3]["result"] == "unreachable", entries[host3]
-    assert entries[host3]["status"] == "UNREACHABLE"
-    assert host3 in fleet.report_base.with_suffix(".md").read_text().split("Failed hosts:")[1]
+    assert entries[down]["result"] == "unreachable", entries[down]
+    assert entries[down]["status"] == "UNREACHABLE"
+    assert down in fleet.report_base.with_suffix(".md").read_text().split("Failed hosts:")[1]
     assert len(fleet.managed_instances()) == 2
 
 
 def test_throttled_emulator_run_still_succeeds(fleet, first_three):
-    host3 = fleet.world.hosts[2]
-    harness.docker("start", host3)
-    harness.wait_systemd(host3)
+    down = fleet.world.hosts[0]
+    harness.docker("start", down)
+    harness.wait_systemd(down)
     # The first matching rule with faults left decides: the first call to each service is throttled for sure,
     # then half of the calls for a while.
     rules = [{"action": action, "code": code, "rate": 1.0, "count": 1} for action, code in THROTTLED if action in FIRST]
