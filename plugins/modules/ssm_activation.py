@@ -16,7 +16,8 @@ description:
     Parameter Store as a C(SecureString) and, on a later run, reuses a still valid activation whose
     code is in the store instead of creating another one.
   - Without O(code_store_parameter) and without O(activation_id), every run with O(state=present)
-    creates a new activation; the module warns about it and returns RV(created=true).
+    creates a new activation and returns RV(created=true). Delete it with O(state=absent) once its hosts
+    are registered, as the C(register) playbook does, or give a short O(expires_in).
   - Every activation the module creates carries the tag C(fleet.ecs_anywhere:managed=true), which
     O(cleanup_expired) and O(cleanup_exhausted) use to recognise the activations they may delete. SSM copies
     activation tags onto the instances that register with it.
@@ -486,6 +487,8 @@ def ensure_present(client, module, wanted, result):
         tags=tags,
     )
     result["activation_code"] = code
+    # Without a store a new activation on every run is the documented contract (a playbook creates one per batch and
+    # deletes it), so there is no warning: it would show on every such run.
     if store:
         try:
             write_stored_code(client, store, activation_id, code, params["code_store_kms_key_id"])
@@ -493,11 +496,6 @@ def ensure_present(client, module, wanted, result):
             # An activation whose code is lost can never be reused; do not leave it behind.
             delete_activation(client, activation_id)
             raise
-    else:
-        module.warn(
-            "Created a new SSM activation: without code_store_parameter the code cannot be recovered later, "
-            "so every run creates another activation."
-        )
     activation = get_activation(client, activation_id)
     if activation is None:
         predicted["ActivationId"] = activation_id
