@@ -7,6 +7,8 @@ nothing may be left in the emulator or on the hosts.
 
 from __future__ import annotations
 
+import shlex
+
 import boto3
 import pytest
 
@@ -44,7 +46,8 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
 
     # ---------------------------------------------------------------- register
     before = fleet.stats()
-    run = fleet.run("register")
+    # Verbose, as an operator chasing a problem would run it: the activation code must not show even then.
+    run = fleet.run("register", "-vvv")
     durations["register"] = run.seconds
     assert run.rc == 0, _show(run)
     calls = diff_stats(before, fleet.stats())
@@ -77,6 +80,17 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     assert sorted(ci["ec2InstanceId"] for ci in active) == sorted(mi_ids.values())
     markdown = fleet.report_base.with_suffix(".md").read_text()
     assert all(mi in markdown for mi in mi_ids.values())
+
+    # The batch's activation code is nowhere once the run is over: not in its output, not in a file on the hosts
+    # (their logs and journals included), not in a file the controller wrote.
+    (code,) = fleet.emu("GET", "/_emu/activation-codes")["codes"]
+    assert code not in run.output
+    for host in (host1, host2):
+        found = fleet.host(
+            host, f"grep -rlF -- {shlex.quote(code)} /etc /var /root /tmp /home /opt /usr/local /run", check=False
+        ).stdout
+        assert found == "", f"the activation code is in {found} on {host}"
+    assert [p for p in fleet.workdir.rglob("*") if p.is_file() and code.encode() in p.read_bytes()] == []
 
     # ---------------------------------------------------------------- rerun: nothing to do
     before = fleet.stats()

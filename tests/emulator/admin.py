@@ -365,6 +365,9 @@ class EmulatorApp:
             return _respond(start_response, 200, clock.update_settings(body))
         if route == ("GET", "/_emu/state"):
             return _respond(start_response, 200, debug_state())
+        if route == ("GET", "/_emu/activation-codes"):
+            with STATE_LOCK:
+                return _respond(start_response, 200, {"codes": ssm_hybrid.issued_activation_codes()})
         return _respond(start_response, 404, {"error": f"no test hook {method} {path}"})
 
 

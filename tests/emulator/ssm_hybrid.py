@@ -114,6 +114,9 @@ class HybridState:
     activations: dict[str, Activation] = field(default_factory=dict)
     instances: dict[str, ManagedInstance] = field(default_factory=dict)
     credentials: dict[str, IssuedCredential] = field(default_factory=dict)
+    # Every activation code handed out, kept after its activation is deleted: a test looks for them where no
+    # secret may be (logs, reports, files on hosts and controller).
+    issued_codes: list[str] = field(default_factory=list)
 
 
 def state_of(backend: Any) -> HybridState:
@@ -235,7 +238,9 @@ def create_activation(self: Any, p: dict) -> dict:
         default_instance_name=default_name,
         tags=tags,
     )
-    state_of(self.ssm_backend).activations[activation.activation_id] = activation
+    state = state_of(self.ssm_backend)
+    state.activations[activation.activation_id] = activation
+    state.issued_codes.append(activation.code)
     return {"ActivationId": activation.activation_id, "ActivationCode": activation.code}
 
 
@@ -628,6 +633,11 @@ def debug_state() -> list[dict]:
             }
         )
     return dump
+
+
+def issued_activation_codes() -> list[str]:
+    """For GET /_emu/activation-codes: every code issued since the last reset, in every account and region."""
+    return [code for _, _, state in all_states() for code in state.issued_codes]
 
 
 def _count_creds(state: HybridState, instance_id: str) -> int:

@@ -1,4 +1,4 @@
-"""Test hooks: stats, faults, clock, settings, state dump and reset (task §5)."""
+"""Test hooks: stats, faults, clock, settings, state dump, issued activation codes and reset (task §5)."""
 
 from __future__ import annotations
 
@@ -176,6 +176,16 @@ def test_state_dump_hides_secrets(emulator, ssm, endpoint):
     assert dump["ssm"][0]["instances"][0]["CredentialCount"] == 1
     assert dump["ecs"][0]["containerInstances"][0]["ec2InstanceId"] == identity.instance_id
     assert ecs.list_clusters()["clusterArns"]
+
+
+def test_issued_activation_codes_outlive_their_activations_until_reset(emulator, ssm):
+    assert emulator.ok("GET", "/_emu/activation-codes") == {"codes": []}
+    first, second = activation(ssm), activation(ssm)
+    ssm.delete_activation(ActivationId=first["ActivationId"])
+    codes = emulator.ok("GET", "/_emu/activation-codes")["codes"]
+    assert codes == [first["ActivationCode"], second["ActivationCode"]]
+    emulator.reset()
+    assert emulator.ok("GET", "/_emu/activation-codes") == {"codes": []}
 
 
 def test_reset_clears_everything(emulator, ssm, ecs, endpoint):
