@@ -1,8 +1,9 @@
-"""Bad input and faults around the register and deregister playbooks, against the offline world (four hosts).
+"""Bad input and faults around the register, update_agents and deregister playbooks, against the offline world.
 
-Order matters (one world for the module): the clear stops come first (nothing may be touched), then a run with
-one host unreachable (one host per batch), a throttled run that brings that host in, and an interrupted run on a
-fourth host. Then two hosts go down and deregister cleans them up on the AWS side only; they come back and a last
+Order matters (one world of four hosts for the module): the clear stops come first (nothing may be touched), then
+a run with one host unreachable (one host per batch), a throttled run that brings that host in, and an interrupted
+run on a fourth host. An agent update that fails on its first host stops the roll-out and puts that host back into
+service. Then two hosts go down and deregister cleans them up on the AWS side only; they come back and a last
 deregister must leave nothing behind, in the emulator or on any host.
 """
 
@@ -167,6 +168,25 @@ def test_rerun_after_interrupted_register_converges(fleet):
     # The rerun deleted the interrupted run's activation.
     assert calls.get("ssm:DeleteActivation") == 1, calls
     assert fleet.activations() == []
+
+
+def test_failed_update_stops_the_roll_out_and_puts_the_host_back_into_service(fleet):
+    host1, host2 = fleet.world.hosts[:2]
+    before = fleet.stats()
+    # A version the bucket does not have: the download fails after the drain, with the previous agent still running.
+    run = fleet.run("update_agents", limit=f"{host1},{host2}", extra_vars={"ecs_anywhere_ecs_version": "1.999.0-1"})
+    assert run.rc != 0
+    assert f"Update of {host1} failed" in run.output and "The host is back in service" in run.output, run.output[-4000:]
+    calls = diff_stats(before, fleet.stats())
+    # host1 drained and reactivated; host2 not even drained: the roll-out stopped at its first failure.
+    assert calls.get("ecs:UpdateContainerInstancesState") == 2, calls
+    entries = fleet.entries()
+    entry = entries[host1]
+    assert entry["result"] == "failed" and "1.999.0-1" in entry["error"], entry
+    assert entry["status"] == "ACTIVE" and entry["agent_connected"] is True, entry
+    assert entry["changes"] == ["drained, then reactivated after the failed update (its agent runs and is connected)"]
+    assert entries[host2]["in_this_run"] is False, entries[host2]
+    assert {ci["status"] for ci in fleet.container_instances() if ci["cluster"] == CLUSTER} == {"ACTIVE"}
 
 
 def test_deregister_cleans_up_unreachable_hosts_on_the_aws_side(fleet):
