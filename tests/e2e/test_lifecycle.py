@@ -173,15 +173,16 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
         assert entry["changes"] == [f"amazon-ssm-agent {SSM_OLD} -> {SSM_NEXT}"], entry
         assert entry["versions"]["ssm_agent"] == SSM_NEXT and entry["versions"]["ecs_init"] == NEW, entry
         assert entry["managed_instance_id"] == mi_ids[host], entry
-    # The upgraded agents report in as the same managed instances.
-    upgraded = {mi: SSM_NEXT.rsplit("-", 1)[0] for mi in mi_ids.values()}
-    harness.wait_for(
-        lambda: {mi["InstanceId"]: mi["AgentVersion"] for mi in fleet.managed_instances()} == upgraded,
-        timeout=60, interval=1, what="the upgraded SSM agents to report their version",
-    )  # fmt: skip
+    # The playbook waited for the upgraded agents to report in, Online, as the same managed instances.
+    assert calls.get("ssm:DescribeInstanceInformation", 0) >= 2, calls
+    upgraded = {mi: ("Online", SSM_NEXT.rsplit("-", 1)[0]) for mi in mi_ids.values()}
+    assert {mi["InstanceId"]: (mi["PingStatus"], mi["AgentVersion"]) for mi in fleet.managed_instances()} == upgraded
+    before = fleet.stats()
     run = fleet.run("update_agents", extra_vars=ssm_update)
     assert run.rc == 0, _show(run)
     assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
+    # Nothing to upgrade; each agent is still checked once, Online at the version its host has.
+    assert diff_stats(before, fleet.stats()).get("ssm:DescribeInstanceInformation") == 2
 
     # From now on the inventory carries the new version (as an operator would after a roll-out).
     inventory.write(fleet.world, fleet.inventory, cluster=CLUSTER, report_path=fleet.report_base, ecs_version=NEW)

@@ -3,8 +3,9 @@
 Order matters (one world of four hosts for the module): the clear stops come first (nothing may be touched), then
 a run with one host unreachable (one host per batch), a throttled run that brings that host in, and an interrupted
 run on a fourth host. An agent update that fails on its first host stops the roll-out and puts that host back into
-service. Then two hosts go down and deregister cleans them up on the AWS side only; they come back and a last
-deregister must leave nothing behind, in the emulator or on any host.
+service; an upgraded SSM agent that Systems Manager does not see fails its host, and a rerun checks it again.
+Then two hosts go down and deregister cleans them up on the AWS side only; they come back and a last deregister
+must leave nothing behind, in the emulator or on any host.
 """
 
 from __future__ import annotations
@@ -187,6 +188,51 @@ def test_failed_update_stops_the_roll_out_and_puts_the_host_back_into_service(fl
     assert entry["changes"] == ["drained, then reactivated after the failed update (its agent runs and is connected)"]
     assert entries[host2]["in_this_run"] is False, entries[host2]
     assert {ci["status"] for ci in fleet.container_instances() if ci["cluster"] == CLUSTER} == {"ACTIVE"}
+
+
+def test_ssm_agent_that_does_not_report_after_its_upgrade_fails_its_host(fleet):
+    host1 = fleet.world.hosts[0]
+    entry = fleet.entries()[host1]
+    mi_id, old = entry["managed_instance_id"], entry["versions"]["ssm_agent"]
+    # The ECS agent stays at its version: only the SSM agent is upgraded, in place.
+    update = {
+        "ecs_anywhere_ecs_version": entry["versions"]["ecs_init"],
+        "ecs_anywhere_update_ssm_agent": True,
+        "ecs_anywhere_wait_timeout": 6,
+    }
+    harness.publish(fleet.world)
+    # Systems Manager refuses the upgraded agent's reports: it keeps seeing the previous version.
+    fleet.emu("POST", "/_emu/faults", [{"action": "ssm:UpdateInstanceInformation", "code": "InternalServerError",
+                                        "status": 500, "rate": 1.0, "count": 1000}])  # fmt: skip
+    before = fleet.stats()
+    try:
+        run = fleet.run("update_agents", limit=host1, extra_vars=update)
+        refused = fleet.emu("GET", "/_emu/faults")["faults"][0]["remaining"] < 1000
+    finally:
+        fleet.emu("DELETE", "/_emu/faults")
+    assert run.rc != 0
+    assert refused, "the upgraded agent never reported"
+    entry = fleet.entries()[host1]
+    new = entry["versions"]["ssm_agent"]
+    assert new != old and entry["changes"] == [f"amazon-ssm-agent {old} -> {new}"], entry
+    stop = f"Systems Manager does not see the SSM agent of {mi_id} Online at {new.rsplit('-', 1)[0]} after 6 s"
+    assert stop in run.output, run.output[-4000:]
+    assert f", {old.rsplit('-', 1)[0]}); see the agent log" in run.output, run.output[-4000:]
+    assert entry["result"] == "failed" and stop in entry["error"], entry
+    # An SSM upgrade does not take the host out of service, and its failure does not either.
+    assert "ecs:UpdateContainerInstancesState" not in diff_stats(before, fleet.stats())
+    assert entry["status"] == "ACTIVE" and entry["agent_connected"] is True, entry
+
+    # The agent reports again (restarted here instead of waiting for its next health check, minutes away): a rerun
+    # has nothing to install and finds it Online at the new version.
+    fleet.host(host1, "systemctl restart amazon-ssm-agent")
+    run = fleet.run("update_agents", limit=host1, extra_vars=update)
+    assert run.rc == 0, run.output[-6000:]
+    assert run.changed == 0, run.recap
+    entry = fleet.entries()[host1]
+    assert entry["result"] == "ok" and entry["changes"] == [] and entry["versions"]["ssm_agent"] == new, entry
+    seen = {mi["InstanceId"]: (mi["PingStatus"], mi["AgentVersion"]) for mi in fleet.managed_instances()}
+    assert seen[mi_id] == ("Online", new.rsplit("-", 1)[0]), seen
 
 
 def test_deregister_cleans_up_unreachable_hosts_on_the_aws_side(fleet):
