@@ -15,7 +15,8 @@ for forbidden in tests/emulator tests/agents tests/harness tests/images molecule
     fail "test-only path '$forbidden' is in $tarball"
   fi
 done
-for required in MANIFEST.json FILES.json meta/runtime.yml README.md plugins/module_utils/common.py; do
+for required in MANIFEST.json FILES.json meta/runtime.yml meta/execution-environment.yml requirements.txt README.md \
+    plugins/module_utils/common.py; do
   grep -qx "$required" <<<"$listing" || fail "'$required' is missing from $tarball"
 done
 
@@ -28,6 +29,31 @@ installed="$work/collections/ansible_collections/fleet/ecs_anywhere"
 
 version=$("$repo/.venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["collection_info"]["version"])' "$installed/MANIFEST.json")
 [ "$version" = "0.1.0" ] || fail "installed version is $version, expected 0.1.0"
+
+# ansible-builder (execution environments for AWX and Automation Controller) finds the Python packages the
+# controller-side modules need in the installed copy.
+deps=$("$repo/.venv/bin/ansible-builder" introspect --sanitize "$work/collections") \
+  || fail "ansible-builder introspect failed on the installed collection"
+for requirement in boto3 botocore; do
+  grep -Eq "^- '${requirement}>=[0-9.]+ +# from collection fleet.ecs_anywhere'" <<<"$deps" \
+    || fail "ansible-builder does not see $requirement as a requirement of fleet.ecs_anywhere: $deps"
+done
+
+# The example execution environment (docs/examples/execution-environment) names this very tarball, and the build
+# context ansible-builder makes of it copies the tarball in before Galaxy installs from it.
+example="$repo/docs/examples/execution-environment"
+mkdir -p "$work/ee" && cp "$example"/*.yml "$tarball" "$work/ee/"
+"$repo/.venv/bin/ansible-builder" create -f "$work/ee/execution-environment.yml" --context "$work/ee/context" \
+  >"$work/ee/create.log" 2>&1 || { cat "$work/ee/create.log"; fail "ansible-builder create failed on $example"; }
+recipe="$work/ee/context/Dockerfile"
+[ -f "$recipe" ] || recipe="$work/ee/context/Containerfile"
+name=$(basename "$tarball")
+copied=$(grep -n "^COPY _build/collections/$name /tmp/$name$" "$recipe" | cut -d: -f1)
+installed_at=$(grep -n "ansible-galaxy collection install .*-r requirements.yml" "$recipe" | cut -d: -f1)
+[ -n "$copied" ] && [ -n "$installed_at" ] && [ "$copied" -lt "$installed_at" ] \
+  || fail "the build context of $example does not copy $name in before the collection install"
+grep -q "name: /tmp/$name$" "$work/ee/context/_build/requirements.yml" \
+  || fail "the example's requirements.yml does not install /tmp/$name"
 
 # Every module and role documents itself from the installed copy, not from the checkout.
 cd "$work"

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import ansible_runner
 import pytest
 
 from tests import harness
@@ -59,6 +60,16 @@ class PlaybookRun:
     @property
     def changed(self) -> int:
         return sum(h["changed"] for h in self.recap.values())
+
+
+@dataclasses.dataclass
+class JobRun(PlaybookRun):
+    artifacts: dict
+    project: Path
+
+    def report(self) -> dict:
+        """The fleet report the job wrote where a job writes it by default."""
+        return json.loads((self.project / "ecs-anywhere-fleet.json").read_text())
 
 
 class Fleet:
@@ -104,6 +115,31 @@ class Fleet:
         log = self.workdir / f"{playbook}-{int(time.time() * 1000)}.log"
         log.write_text(output)
         return PlaybookRun(proc.returncode, output, time.monotonic() - start)
+
+    def run_job(self, playbook: str, extra_vars: dict | None = None, limit: str | None = None) -> JobRun:
+        """Run a playbook the way AWX and Automation Controller run a job template: through ansible-runner, from a
+        private data directory holding the example project (docs/examples/awx-project), with the AWS credential in
+        the environment; the run's artifacts come from its events, as AWX reads them."""
+        start = time.monotonic()
+        private = self.workdir / "jobs" / f"{playbook}-{int(time.time() * 1000)}"
+        project = private / "project"
+        shutil.copytree(REPO / "docs" / "examples" / "awx-project", project)
+        # The report goes where a job's report goes by default: the job's working directory (the project).
+        job_inventory = private / "inventory.yml"
+        job_inventory.write_text(re.sub(r"(?m)^\s*ecs_anywhere_report_path:.*\n", "", self.inventory.read_text()))
+        env = self.env()
+        envvars = {key: env[key] for key in ("PATH", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_CONFIG", "ANSIBLE_NOCOLOR")}
+        envvars.update(self.world.controller_env())
+        # A job's PWD need not be its working directory.
+        envvars["PWD"] = "/nonexistent"
+        job = ansible_runner.run(
+            private_data_dir=str(private), playbook=f"{playbook}.yml", inventory=str(job_inventory),
+            extravars=extra_vars or {}, limit=limit, envvars=envvars, quiet=True,
+        )  # fmt: skip
+        output = job.stdout.read()
+        (self.workdir / f"{playbook}-job-{private.name}.log").write_text(output)
+        (stats,) = [event["event_data"] for event in job.events if event.get("event") == "playbook_on_stats"]
+        return JobRun(job.rc, output, time.monotonic() - start, stats.get("artifact_data") or {}, project)
 
     def start(self, playbook: str, *args: str, extra_vars: dict | None = None,
               limit: str | None = None) -> subprocess.Popen:  # fmt: skip

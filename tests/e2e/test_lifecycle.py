@@ -7,6 +7,7 @@ nothing may be left in the emulator or on the hosts.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import boto3
@@ -35,6 +36,19 @@ def _show(run) -> str:
     return run.output[-6000:]
 
 
+def _check_run(fleet, playbook: str, **kwargs):
+    """Run a playbook in check and diff mode: it must succeed, call no AWS write API and leave the report alone."""
+    report = fleet.report_base.with_suffix(".json")
+    kept = report.read_bytes() if report.exists() else None
+    before = fleet.stats()
+    run = fleet.run(playbook, "--check", "--diff", **kwargs)
+    assert run.rc == 0, _show(run)
+    assert write_calls(diff_stats(before, fleet.stats())) == {}
+    assert "Check mode: nothing was changed; the table shows what the run would do." in run.output
+    assert (report.read_bytes() if report.exists() else None) == kept, "a check run must not replace the fleet report"
+    return run
+
+
 def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     host1, host2 = fleet.world.hosts
     durations = {}
@@ -43,6 +57,17 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     run = fleet.run("prerequisites", extra_vars={"ecs_anywhere_clusters": [CLUSTER, OTHER]})
     assert run.rc == 0, _show(run)
     durations["prerequisites"] = run.seconds
+
+    # ---------------------------------------------------------------- register, in check mode first
+    # What a careful operator runs first: the run says what it would do, with the diffs, and changes nothing.
+    run = _check_run(fleet, "register")
+    assert "An activation would be created (registration limit 2) and deleted at the end of the run." in run.output
+    assert "+ECS_EXTERNAL=true" in run.output, "the diff of the agent's configuration is missing"
+    for host in (host1, host2):
+        assert re.search(rf"\| {re.escape(host)} \| ok \|.*\| installed and registered \|", run.output), host
+        assert fleet.agent_leftovers(host) == [], host
+        assert fleet.host(host, "dpkg-query -W docker.io", check=False).returncode != 0, f"docker.io on {host}"
+    assert fleet.activations() == []
 
     # ---------------------------------------------------------------- register
     before = fleet.stats()
@@ -93,16 +118,20 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     assert [p for p in fleet.workdir.rglob("*") if p.is_file() and code.encode() in p.read_bytes()] == []
 
     # ---------------------------------------------------------------- rerun: nothing to do
+    # Run as an AWX job template runs it (ansible-runner, a project playbook importing the collection's), where the
+    # report file stays in the job's container: the job's artifacts carry the same report.
     before = fleet.stats()
-    run = fleet.run("register")
+    run = fleet.run_job("register")
     durations["register (rerun)"] = run.seconds
     assert run.rc == 0, _show(run)
     assert run.changed == 0, {h: r for h, r in run.recap.items() if r["changed"]}
     calls = diff_stats(before, fleet.stats())
     assert "ssm:CreateActivation" not in calls, calls
     assert write_calls(calls) == {}, write_calls(calls)
-    assert {h: e["managed_instance_id"] for h, e in fleet.entries().items()} == mi_ids
-    assert all(e["changes"] == [] for e in fleet.entries().values())
+    job_report = run.report()
+    assert {e["host"]: e["managed_instance_id"] for e in job_report["hosts"]} == mi_ids
+    assert all(e["changes"] == [] and e["status"] == "ACTIVE" for e in job_report["hosts"])
+    assert run.artifacts == {"ecs_anywhere_fleet_report": job_report}, run.artifacts
 
     # ---------------------------------------------------------------- a tag removed on the AWS side is put back
     # The batch read shows host2's container instance without the tag, so that host alone takes the per-host path
@@ -128,6 +157,15 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     assert entries[host1]["changes"] == [], entries[host1]
 
     # ---------------------------------------------------------------- rolling agent update
+    # Check mode says which hosts it would drain and update, and leaves them in service at their version.
+    run = _check_run(fleet, "update_agents", extra_vars={"ecs_anywhere_ecs_version": NEW})
+    # The report is shown after each batch (one host at a time): the last one covers both hosts.
+    last_report = run.output[run.output.rfind("# ECS Anywhere fleet report") :]
+    assert last_report.count("| drained, updated and reactivated |") == 2, _show(run)
+    assert [ci["status"] for ci in fleet.container_instances()] == ["ACTIVE", "ACTIVE"]
+    for host in (host1, host2):
+        assert fleet.host(host, "dpkg-query -W -f '${Version}' amazon-ecs-init").stdout == OLD, host
+
     run = fleet.run("update_agents", extra_vars={"ecs_anywhere_ecs_version": NEW})
     durations["update_agents"] = run.seconds
     assert run.rc == 0, _show(run)
@@ -188,6 +226,10 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     inventory.write(fleet.world, fleet.inventory, cluster=CLUSTER, report_path=fleet.report_base, ecs_version=NEW)
 
     # ---------------------------------------------------------------- move one host to another cluster
+    run = _check_run(fleet, "move_cluster", limit=host1, extra_vars={"ecs_anywhere_cluster": OTHER})
+    assert run.output.count(f"| deregistered from cluster {CLUSTER} after draining |") == 1, _show(run)
+    assert {ci["cluster"] for ci in fleet.container_instances("ACTIVE")} == {CLUSTER}
+
     run = fleet.run("move_cluster", limit=host1, extra_vars={"ecs_anywhere_cluster": OTHER})
     durations["move_cluster"] = run.seconds
     assert run.rc == 0, _show(run)
@@ -205,6 +247,11 @@ def test_lifecycle(fleet):  # noqa: PLR0915 - one story, told step by step
     assert f"ECS_CLUSTER={OTHER}" in fleet.host(host1, "cat /etc/ecs/ecs.config").stdout
 
     # ---------------------------------------------------------------- deregister both
+    run = _check_run(fleet, "deregister")
+    assert run.output.count(" | DEREGISTERED | ") == 2, _show(run)
+    assert len(fleet.managed_instances()) == 2 and len(fleet.container_instances("ACTIVE")) == 2
+    assert all(fleet.agent_leftovers(host) for host in (host1, host2)), "a check run removed agents"
+
     run = fleet.run("deregister")
     durations["deregister"] = run.seconds
     assert run.rc == 0, _show(run)
