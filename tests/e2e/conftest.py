@@ -45,6 +45,15 @@ def world_down(name: str) -> None:
     harness.down(name, quiet=True)
 
 
+# Runs the command with the SIGINT of an operator's terminal. A runner that blocks or ignores SIGINT (some CI
+# supervisors do, and children inherit both through exec) turns the test's Ctrl-C into nothing, and the run goes on to
+# its end while the test believes it interrupted.
+AS_FROM_A_TERMINAL = (
+    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 @dataclasses.dataclass
 class PlaybookRun:
     rc: int
@@ -143,16 +152,19 @@ class Fleet:
 
     def start(self, playbook: str, *args: str, extra_vars: dict | None = None,
               limit: str | None = None) -> subprocess.Popen:  # fmt: skip
-        """Start a playbook in its own process group (so that it can be interrupted like Ctrl-C)."""
+        """Start a playbook in its own process group, so that it can be interrupted like Ctrl-C."""
         log = open(self.workdir / f"{playbook}-interrupted.log", "w")  # noqa: SIM115 - handed to the child
+        command = self.command(playbook, *args, extra_vars=extra_vars, limit=limit)
         return subprocess.Popen(
-            self.command(playbook, *args, extra_vars=extra_vars, limit=limit),
+            [sys.executable, "-c", AS_FROM_A_TERMINAL, *command],
             cwd=self.workdir, env=self.env(), text=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
     @staticmethod
     def interrupt(proc: subprocess.Popen, grace: float = 15) -> None:
-        """Ctrl-C, again if the run does not stop (as an impatient operator), then end what is left of the group."""
+        """Ctrl-C, again if the run does not stop (as an impatient operator), then kill what is left of the run."""
+        # Ansible's workers start sessions of their own: a signal to the run's group does not reach them.
+        run = _descendants(proc.pid)
         for _ in range(2):
             try:
                 os.killpg(proc.pid, signal.SIGINT)
@@ -166,6 +178,9 @@ class Fleet:
         # Workers and connection clients of the run (docker exec) may outlive it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in run | _descendants(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
     # ------------------------------------------------------------------ emulator views
@@ -265,3 +280,20 @@ def fleet_factory() -> Iterator:
     if os.environ.get("ECSA_KEEP_WORLD") != "1":
         for name in names:
             world_down(name)
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (from /proc), whatever session they moved to."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name, in parentheses, may hold spaces: the parent pid is the second field after it.
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
