@@ -24,7 +24,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", action="append", required=True, help="address to bind; repeatable; never 0.0.0.0")
     parser.add_argument("--port", type=int, required=True, help="TCP port, 0 picks a free one")
     parser.add_argument("--port-file", help="write the chosen port here once listening")
+    parser.add_argument(
+        "--credential",
+        action="append",
+        metavar="ACCESS_KEY:SECRET",
+        help="an operator key whose HMAC signatures are accepted; repeatable (default: testing:testing)",
+    )
     args = parser.parse_args(argv)
+    for credential in args.credential or []:
+        key, _, secret = credential.partition(":")
+        if not key or not secret:
+            parser.error(f"--credential must be ACCESS_KEY:SECRET, got {credential!r}")
     for host in args.host:
         if host in WILDCARDS:
             parser.error(f"refusing to bind the wildcard address {host!r}; give explicit addresses")
@@ -37,14 +47,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def build_app():
+def build_app(operator_credentials: dict[str, str] | None = None):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.moto_server.werkzeug_app import create_backend_app
 
     from . import install
+    from . import signatures
     from .admin import EmulatorApp
 
     install()
+    if operator_credentials:
+        signatures.set_operator_credentials(operator_credentials)
     return EmulatorApp(DomainDispatcherApplication(create_backend_app))
 
 
@@ -56,19 +69,20 @@ class StartingApp:
     `GET /moto-api/` is answered before the patches are in; everything else waits for them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, operator_credentials: dict[str, str] | None = None) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication
         from moto.moto_server.werkzeug_app import create_backend_app
 
         self.probe_app = DomainDispatcherApplication(create_backend_app)
         self.ready = threading.Event()
         self.app = None
+        self.operator_credentials = operator_credentials
 
     def install(self) -> None:
         from . import EmulatorIncompatible
 
         try:
-            self.app = build_app()
+            self.app = build_app(self.operator_credentials)
         except EmulatorIncompatible as exc:
             print(f"emulator self-check failed: {exc}", file=sys.stderr, flush=True)
             os._exit(3)  # fail loudly: the process disappears, the harness sees exit status 3
@@ -88,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    app = StartingApp()
+    app = StartingApp(dict(c.split(":", 1) for c in args.credential or []) or None)
     installer = threading.Thread(target=app.install, name="emu-install", daemon=True)
     installer.start()
     servers = []

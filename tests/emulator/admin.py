@@ -28,6 +28,7 @@ from botocore.validate import ParamValidator
 
 from . import clock
 from . import ecs_external
+from . import signatures
 from . import ssm_hybrid
 from .common import JSON_CT
 from .common import STATE_LOCK
@@ -305,7 +306,15 @@ class EmulatorApp:
             fault = CONTROLS.record(key)
             if fault is not None:
                 return _fault_response(start_response, fault, _error_protocol(environ, key))
-            rejection = _signature_shape_error(environ) or _shape_error(environ, key)
+            rejection = _signature_shape_error(environ)
+            if rejection is not None:
+                return _error(start_response, 400, *rejection)
+            # AWS authenticates a request before it reads its parameters.
+            protocol = _error_protocol(environ, key)
+            refused = signatures.signature_error(environ, protocol)
+            if refused is not None:
+                return _error(start_response, *refused, protocol)
+            rejection = _shape_error(environ, key)
             if rejection is not None:
                 return _error(start_response, 400, *rejection)
         try:
