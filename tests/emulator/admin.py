@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import io
 import ipaddress
 import json
 import random
@@ -32,6 +31,7 @@ from . import signatures
 from . import ssm_hybrid
 from .common import JSON_CT
 from .common import STATE_LOCK
+from .common import wsgi_body
 
 # X-Amz-Target prefixes of the JSON services we care about; others fall back to the SigV4 scope.
 TARGET_SERVICES = {
@@ -116,12 +116,7 @@ def _query_action(environ: dict) -> str | None:
         return action[0]
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+    body = wsgi_body(environ)
     action = parse_qs(body.decode("utf-8", "replace")).get("Action")
     return action[0] if action else None
 
@@ -178,11 +173,10 @@ def _shape_error(environ: dict, key: str) -> tuple[str, str] | None:
     if action not in operations and action not in PRIVATE_OPERATIONS.get(service, ()):
         return "UnknownOperationException", f"Unknown operation {action}"
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return "SerializationException", "Invalid Content-Length"
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    body = wsgi_body(environ)
     try:
         params = json.loads(body) if body.strip() else {}
     except ValueError:

@@ -7,12 +7,17 @@ same for ops inside and outside botocore's model, and every bad input maps to a 
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import json
 import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from moto.core.exceptions import ServiceException
 
 JSON_CT = "application/x-amz-json-1.1"
@@ -72,6 +77,30 @@ def request_params(resp: Any) -> dict:
     if not isinstance(params, dict):
         raise EmuError("SerializationException", "Request body must be a JSON object")
     return params
+
+
+def wsgi_body(environ: dict) -> bytes:
+    """The raw body of a WSGI request, put back for whoever reads it next (moto reads it again)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def sigv4_string_to_sign(
+    method: str, url: str, headers: dict[str, str], body: bytes, *, algorithm: str, amz_date: str, scope: list[str]
+) -> str:
+    """The SigV4 string to sign of a request as received, from its signed headers only (botocore's canonicalisation).
+
+    ``scope`` is the Authorization header's credential, split: key, date, region, service, ``aws4_request``.
+    """
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    request.context["timestamp"] = amz_date
+    canonical = SigV4Auth(Credentials(scope[0], "unused"), scope[3], scope[2]).canonical_request(request)
+    return "\n".join([algorithm, amz_date, "/".join(scope[1:]), hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
 
 
 def access_key_of(resp: Any) -> str | None:

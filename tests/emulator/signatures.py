@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import re
 import threading
 from urllib.parse import quote
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from . import ssm_hybrid
+from .common import sigv4_string_to_sign
+from .common import wsgi_body
 
 DEFAULT_OPERATOR_CREDENTIALS = {"testing": "testing"}
 
@@ -57,29 +54,10 @@ def set_operator_credentials(credentials: dict[str, str]) -> None:
         _operator_credentials.update(credentials)
 
 
-def _issued_secret(access_key: str) -> tuple[str, str] | None:
-    """(secret, session token) of a role credential Systems Manager issued and has not revoked."""
-    for _, _, state in ssm_hybrid.all_states():
-        cred = state.credentials.get(access_key)
-        if cred is not None:
-            return cred.secret_key, cred.session_token
-    return None
-
-
 def _header(environ: dict, name: str) -> str | None:
     if name in ("content-type", "content-length"):
         return environ.get(name.upper().replace("-", "_"))
     return environ.get("HTTP_" + name.upper().replace("-", "_"))
-
-
-def _body(environ: dict) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-    return body
 
 
 def _raw_path(environ: dict) -> str:
@@ -101,16 +79,12 @@ def expected_signature(environ: dict, secret: str, scope: list[str], signed: lis
     url = f"http://{headers.get('host', '')}{_raw_path(environ)}"
     if environ.get("QUERY_STRING"):
         url += f"?{environ['QUERY_STRING']}"
-    request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=url, data=_body(environ), headers=headers)
-    request.context["timestamp"] = amz_date
-    access_key, date, region, service, _ = scope
-    signer = SigV4Auth(Credentials(access_key, secret), service, region)
-    canonical = signer.canonical_request(request)
-    string_to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, "/".join(scope[1:]), hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
-    )
+    string_to_sign = sigv4_string_to_sign(
+        environ.get("REQUEST_METHOD", "GET"), url, headers, wsgi_body(environ),
+        algorithm="AWS4-HMAC-SHA256", amz_date=amz_date, scope=scope,
+    )  # fmt: skip
     key = ("AWS4" + secret).encode("utf-8")
-    for part in (date, region, service, "aws4_request"):
+    for part in scope[1:]:
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -125,9 +99,9 @@ def signature_error(environ: dict, protocol: str) -> tuple[int, str, str] | None
         return None
     access_key = scope[0]
     protocol = "query" if protocol != "json" else "json"
-    issued = _issued_secret(access_key)
+    issued = ssm_hybrid.issued_credential(access_key)
     if issued is not None:
-        secret, token = issued
+        secret, token = issued[1].secret_key, issued[1].session_token
         if not hmac.compare_digest(environ.get("HTTP_X_AMZ_SECURITY_TOKEN") or "", token):
             code, status = _UNKNOWN_KEY[protocol]
             return status, code, _UNKNOWN_KEY_TEXT

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import re
 import secrets
 import string
@@ -19,9 +18,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -38,6 +34,7 @@ from .common import access_key_of
 from .common import error_response
 from .common import handler
 from .common import request_params
+from .common import sigv4_string_to_sign
 
 MI_PATTERN = r"mi-[0-9a-f]{17}"
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -141,15 +138,24 @@ def find_instance(instance_id: str) -> tuple[HybridState, ManagedInstance] | Non
     return None
 
 
-def instance_for_access_key(access_key: str | None) -> ManagedInstance | None:
-    """Map SSM-issued role credentials back to their managed instance (used by ECS too)."""
+def issued_credential(access_key: str | None) -> tuple[HybridState, IssuedCredential] | None:
+    """The role credential Systems Manager issued under this access key and has not revoked."""
     if not access_key:
         return None
     for _, _, state in all_states():
         cred = state.credentials.get(access_key)
-        if cred is not None and cred.instance_id in state.instances:
-            return state.instances[cred.instance_id]
+        if cred is not None:
+            return state, cred
     return None
+
+
+def instance_for_access_key(access_key: str | None) -> ManagedInstance | None:
+    """Map SSM-issued role credentials back to their managed instance (used by ECS too)."""
+    found = issued_credential(access_key)
+    if found is None:
+        return None
+    state, cred = found
+    return state.instances.get(cred.instance_id)
 
 
 # --- validation helpers -------------------------------------------------------------------------
@@ -535,12 +541,8 @@ def verify_rsa_sigv4(self: Any) -> ManagedInstance:
     if self.parsed_url.query:
         url += f"?{self.parsed_url.query}"
     body = self.body.encode("utf-8") if isinstance(self.body, str) else (self.body or b"")
-    request = AWSRequest(method=self.method, url=url, data=body, headers=headers)
-    request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(instance_id, "unused"), service, region)
-    canonical = signer.canonical_request(request)
-    string_to_sign = "\n".join(
-        [match["alg"], amz_date, "/".join(scope[1:]), hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
+    string_to_sign = sigv4_string_to_sign(
+        self.method, url, headers, body, algorithm=match["alg"], amz_date=amz_date, scope=scope
     )
     try:
         signature = base64.b64decode(match["sig"], validate=True)
