@@ -29,10 +29,12 @@ def install() -> None:
             return
         self_check()
         from moto.ecs.responses import EC2ContainerServiceResponse
+        from moto.iam.models import IAMBackend
         from moto.moto_server import werkzeug_app
         from moto.ssm.responses import SimpleSystemManagerResponse
 
         from . import ecs_external
+        from . import iam_policies
         from . import ssm_hybrid
 
         for name, method in ssm_hybrid.NEW_METHODS.items():
@@ -45,6 +47,7 @@ def install() -> None:
         for name, ours in ecs_external.TAG_METHODS.items():
             original = getattr(EC2ContainerServiceResponse, name)
             setattr(EC2ContainerServiceResponse, name, ecs_external.container_instance_tag_method(ours, original))
+        IAMBackend._init_aws_policies = iam_policies.init_aws_policies
         # The SSM agent registers with anonymous credentials; without this moto routes it to S3.
         werkzeug_app.UNSIGNED_REQUESTS["AmazonSSM"] = ("ssm", "us-east-1")
         _install_state["installed"] = True

@@ -34,6 +34,7 @@ def self_check() -> None:
     from moto.core.utils import method_names_from_class
     from moto.ecs import models as ecs_models
     from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.iam import models as iam_models
     from moto.iam.models import iam_backends
     from moto.moto_server import werkzeug_app
     from moto.ssm.models import ssm_backends
@@ -93,3 +94,12 @@ def self_check() -> None:
     for backends in (ssm_backends, iam_backends, ecs_models.ecs_backends):
         _require(isinstance(backends, dict), "BackendDict is no longer a dict")
     _require(hasattr(iam_backends.backend, "get_roles"), "IAMBackend.get_roles")
+    _require(
+        "self._init_aws_policies()" in inspect.getsource(iam_models.IAMBackend.__init__),
+        "IAMBackend.__init__ no longer builds the AWS managed policies with _init_aws_policies",
+    )
+    _require(
+        _params(iam_models.AWSManagedPolicy.from_data) == ["name", "account_id", "region_name", "data"]
+        and "default_version_id" in inspect.getsource(iam_models.AWSManagedPolicy.from_data),
+        "AWSManagedPolicy.from_data builds policies differently",
+    )
