@@ -99,9 +99,9 @@ def role_converge(world, host: str, act: tuple[str, str], workdir: Path, label: 
     return timed(cmd, env=role_env(world), log=workdir / f"{host}.{label}.log")
 
 
-def shell_install(world, host: str, act: tuple[str, str], workdir: Path) -> float:
+def shell_install(world, host: str, act: tuple[str, str], workdir: Path, env: dict[str, str] | None = None) -> float:
     run(["docker", "cp", str(REPO / "bench" / "minimal_install.sh"), f"{host}:/root/minimal_install.sh"])
-    cmd = ["docker", "exec",
+    cmd = ["docker", "exec", *(f"-e{key}={value}" for key, value in (env or {}).items()),
            "-e", f"BASE_URL={world.mirror_for_hosts}", "-e", f"ENDPOINT={world.emulator_for_hosts}",
            "-e", f"REGION={REGION}", "-e", f"CLUSTER={CLUSTER}",
            "-e", f"ACTIVATION_ID={act[0]}", "-e", f"ACTIVATION_CODE={act[1]}",

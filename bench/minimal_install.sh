@@ -4,7 +4,8 @@
 # container instance ARN. No preflight, no signature checks, no idempotency: a baseline, not a way to install.
 #
 # Environment: BASE_URL (package mirror), ENDPOINT (SSM and ECS API), REGION, CLUSTER, ACTIVATION_ID,
-# ACTIVATION_CODE, ARCH (amd64|arm64, default amd64).
+# ACTIVATION_CODE, ARCH (amd64|arm64, default amd64); DOCKER_PACKAGES (default docker.io) and APT_RECOMMENDS
+# (default true, as AWS's installer) for the engine's apt transaction.
 set -euo pipefail
 : "${BASE_URL:?}" "${ENDPOINT:?}" "${REGION:?}" "${CLUSTER:?}" "${ACTIVATION_ID:?}" "${ACTIVATION_CODE:?}"
 arch=${ARCH:-amd64}
@@ -17,7 +18,10 @@ fetch() {
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq docker.io >/dev/null
+recommends=()
+[ "${APT_RECOMMENDS:-true}" = true ] || recommends=(--no-install-recommends)
+# shellcheck disable=SC2086 # a list of package names
+apt-get install -y -qq "${recommends[@]}" ${DOCKER_PACKAGES:-docker.io} >/dev/null
 
 fetch "$BASE_URL/amazon-ssm-$REGION/latest/debian_$arch/amazon-ssm-agent.deb" "$work/amazon-ssm-agent.deb"
 fetch "$BASE_URL/amazon-ecs-agent-$REGION/amazon-ecs-init-latest.$arch.deb" "$work/amazon-ecs-init.deb"
