@@ -35,6 +35,7 @@ import boto3
 
 from bench.bench_role_vs_shell import CLUSTER
 from bench.bench_role_vs_shell import REGION
+from bench.bench_role_vs_shell import activation
 from bench.bench_role_vs_shell import shell_install
 from bench.callbacks.task_cpu import machine_busy_seconds
 from tests import harness
@@ -44,15 +45,8 @@ SIZES = (1, 4)
 ROLE_PACKAGES = {"DOCKER_PACKAGES": "docker.io apparmor ca-certificates", "APT_RECOMMENDS": "false"}
 
 
-def activation(world: harness.World, hosts: int) -> tuple[str, str]:
-    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=world.emulator_local,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - emulator dummy keys  # fmt: skip
-    created = ssm.create_activation(IamRole="ecsAnywhereRole", RegistrationLimit=hosts, DefaultInstanceName="floor")
-    return created["ActivationId"], created["ActivationCode"]
-
-
 def batch(world: harness.World, hosts: list[str], workdir: Path) -> dict:
-    act = activation(world, len(hosts))
+    act = activation(world, registration_limit=len(hosts))
     busy_before, start = machine_busy_seconds(), time.monotonic()
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         list(pool.map(lambda host: shell_install(world, host, act, workdir, ROLE_PACKAGES), hosts))

@@ -60,10 +60,11 @@ def timed(cmd: list[str], env: dict | None = None, log: Path | None = None) -> f
     return elapsed
 
 
-def activation(world: harness.World) -> tuple[str, str]:
+def activation(world: harness.World, registration_limit: int = 1) -> tuple[str, str]:
     ssm = boto3.client("ssm", region_name=REGION, endpoint_url=world.emulator_local,
                        aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - emulator dummy keys  # fmt: skip
-    created = ssm.create_activation(IamRole="ECSAnywhereRole", RegistrationLimit=1, DefaultInstanceName="bench")
+    created = ssm.create_activation(IamRole="ECSAnywhereRole", RegistrationLimit=registration_limit,
+                                    DefaultInstanceName="bench")  # fmt: skip
     return created["ActivationId"], created["ActivationCode"]
 
 
