@@ -25,14 +25,21 @@ def _fields(policy) -> tuple:
             policy.create_date, policy.update_date)  # fmt: skip
 
 
+def _backend():
+    """An IAM backend with only what init_aws_policies reads: building a whole one would build the policies too."""
+    from moto.iam.models import IAMBackend
+
+    backend = IAMBackend.__new__(IAMBackend)
+    backend.account_id, backend.region_name = "123456789012", "global"
+    return backend
+
+
 def test_the_policies_are_those_moto_builds(monkeypatch):
     from moto.iam.aws_managed_policies import aws_managed_policies_data
     from moto.iam.models import AWSManagedPolicy
-    from moto.iam.models import IAMBackend
 
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    backend = IAMBackend.__new__(IAMBackend)
-    backend.account_id, backend.region_name = "123456789012", "global"
+    backend = _backend()
     ours = iam_policies.init_aws_policies(backend)
     theirs = [
         AWSManagedPolicy.from_data(name, "123456789012", "global", data)
@@ -46,12 +53,8 @@ def test_the_policies_are_those_moto_builds(monkeypatch):
 
 
 def test_none_without_managed_policies(monkeypatch):
-    from moto.iam.models import IAMBackend
-
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-    backend = IAMBackend.__new__(IAMBackend)
-    backend.account_id, backend.region_name = "123456789012", "global"
-    assert iam_policies.init_aws_policies(backend) == []
+    assert iam_policies.init_aws_policies(_backend()) == []
 
 
 @pytest.mark.parametrize("round_number", [1, 2])
