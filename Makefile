@@ -19,7 +19,7 @@ MOLECULE_DISTROS ?= debian12
 help:
 	@echo "make demo        run the main job: offline AWS + three Debian 12 hosts registered as ECS Anywhere instances"
 	@echo "make demo-clean  remove everything the demo started"
-	@echo "make test        everything CI runs (lint, sanity, unit, emulator, agents, integration, proving, molecule, e2e, e2e-faults)"
+	@echo "make test        everything CI runs (lint, sanity, unit, emulator, agents, integration, proving, molecule, molecule-families, e2e, e2e-faults)"
 	@echo "make venv | images | agents | build | lint | sanity | units | integration | molecule | test-distros"
 
 # ---------------------------------------------------------------- environment
@@ -49,7 +49,7 @@ docker:
 
 .PHONY: images
 images: docker
-	tests/images/build.sh debian11 debian12 debian13
+	tests/images/build.sh $$(tests/images/build.sh --list)
 
 .PHONY: image-debian12
 image-debian12: docker
@@ -100,9 +100,10 @@ proving: venv docker image-debian12 agents
 molecule: venv docker image-debian12 agents
 	for distro in $(MOLECULE_DISTROS); do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done
 
-.PHONY: molecule-two-hosts
-molecule-two-hosts: venv docker image-debian12 agents
-	MOLECULE_DISTRO=debian12 tests/molecule.sh two_hosts
+# One synthetic host of each other family (Ubuntu, EL9, Amazon Linux 2023, SUSE), all on one activation.
+.PHONY: molecule-families
+molecule-families: venv docker agents
+	tests/molecule.sh families
 
 .PHONY: role-faults
 role-faults: venv docker image-debian12 agents
@@ -112,9 +113,13 @@ role-faults: venv docker image-debian12 agents
 docker-repo: venv docker image-debian12 agents
 	$(BIN)/python -m pytest -q tests/roles/test_docker_repo.py
 
+# The releases make test leaves out: Debian 11 and 13, and the other synthetic hosts of each family.
 .PHONY: test-distros
 test-distros: venv images agents
 	for distro in debian11 debian13; do MOLECULE_DISTRO=$$distro tests/molecule.sh default; done
+	ECSA_FAMILY_1=ubuntu2204 ECSA_FAMILY_2=alma9 ECSA_FAMILY_3=centos-stream9 ECSA_FAMILY_4=sles15 \
+	  tests/molecule.sh families
+	ECSA_FAMILY_1=rhel9 ECSA_FAMILY_2=fedora ECSA_FAMILY_3=rocky10 ECSA_FAMILY_4=leap156 tests/molecule.sh families
 
 .PHONY: e2e
 e2e: venv docker image-debian12 agents
@@ -134,5 +139,5 @@ demo-clean:
 	tests/demo/clean.sh
 
 .PHONY: test
-test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-two-hosts role-faults docker-repo e2e e2e-faults
+test: lint sanity build-test units emulator-tests agents-test integration proving molecule molecule-families role-faults docker-repo e2e e2e-faults
 	@echo "make test: all suites passed"

@@ -3,7 +3,8 @@
 # Docker network of their own (tests/harness), export ECSA_* for molecule.yml, run molecule, tear down.
 #
 #   tests/molecule.sh [SCENARIO] [MOLECULE COMMAND...]     (default: default test)
-#   MOLECULE_DISTRO=debian11|debian12|debian13 (default debian12)
+#   MOLECULE_DISTRO=debian11|debian12|debian13 (default debian12): the host of the default scenario
+#   ECSA_FAMILY_1..4: the synthetic hosts of the families scenario (defaults in molecule/families/molecule.yml)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,14 @@ if [ ! -e "$link" ]; then
   mkdir -p "$(dirname "$link")"
   ln -sfn ../../../.. "$link"
 fi
-tests/images/build.sh "$MOLECULE_DISTRO"
+if [ "$scenario" = families ]; then
+  # The images the scenario's platforms name (the defaults there, unless ECSA_FAMILY_N says otherwise).
+  mapfile -t images < <(sed -n 's/^ *image: ecsa-host:\${\(ECSA_FAMILY_[0-9]\):-\([^}]*\)}$/\1 \2/p' molecule/families/molecule.yml \
+    | while read -r var default; do echo "${!var:-$default}"; done)
+  tests/images/build.sh "${images[@]}"
+else
+  tests/images/build.sh "$MOLECULE_DISTRO"
+fi
 
 trap '"$python" -m tests.harness down --name "$name"' EXIT
 "$python" -m tests.harness up --name "$name" >/dev/null

@@ -162,16 +162,32 @@ def test_credential_chain_that_would_hijack_the_agents(world, workdir, fresh_hos
     assert harness.host_exec(fresh_host, "dpkg-query -W amazon-ssm-agent", check=False).returncode != 0
 
 
-def test_unsupported_distribution(world, workdir, fresh_host):
-    # The fresh host posing as Ubuntu for one run (preflight changes nothing), then Debian again.
+REFUSED_HOSTS = {
+    "ubuntu2004": ('ID=ubuntu\nID_LIKE=debian\nNAME=Ubuntu\nVERSION_ID="20.04"\nVERSION_CODENAME=focal\n', {},
+                   ["Ubuntu 20.04 and older are out of standard support"]),
+    "amazon2": ('ID="amzn"\nID_LIKE="centos rhel fedora"\nNAME="Amazon Linux"\nVERSION_ID="2"\n', {},
+                ["Amazon Linux 2 reached its end of life", "Amazon Linux 2023"]),
+    "rocky8": ('ID="rocky"\nID_LIKE="rhel centos fedora"\nNAME="Rocky Linux"\nVERSION_ID="8.10"\n', {},
+               ["cannot drive dnf on Rocky Linux 8", "ansible/ansible#83357"]),
+    "rocky9-distro-docker": ('ID="rocky"\nID_LIKE="rhel centos fedora"\nNAME="Rocky Linux"\nVERSION_ID="9.5"\n',
+                             {"ecs_anywhere_docker_install_source": "distro"},
+                             ["Rocky Linux ships podman, not Docker", "ecs_anywhere_docker_install_source to repo"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("claimed", REFUSED_HOSTS)
+def test_refused_platforms_change_nothing(world, workdir, fresh_host, claimed):
+    # The fresh host claims another release for one run (the preflight changes nothing), then Debian again.
+    os_release, extra_vars, messages = REFUSED_HOSTS[claimed]
     harness.host_exec(fresh_host, "cp /etc/os-release /root/os-release.orig")
     try:
-        harness.host_exec(fresh_host, "printf 'ID=ubuntu\\nID_LIKE=debian\\nNAME=Ubuntu\\nVERSION_ID=\"22.04\"\\n"
-                                      "VERSION_CODENAME=jammy\\n' > /etc/os-release")  # fmt: skip
-        result = play(world, workdir, fresh_host, base_vars(world))
-        failed_with(result, "Ubuntu 22.04", "is not yet supported by this release")
+        harness.host_exec(fresh_host, f"printf '{os_release}' > /etc/os-release")
+        result = play(world, workdir, fresh_host, base_vars(world) | extra_vars)
+        failed_with(result, *messages, "nothing was changed on the host")
     finally:
         harness.host_exec(fresh_host, "cat /root/os-release.orig > /etc/os-release && rm /root/os-release.orig")
+    untouched = harness.host_exec(fresh_host, "test ! -e /etc/ecs-anywhere -a ! -e /var/lib/ecs", check=False)
+    assert untouched.returncode == 0
 
 
 def test_docker_none_without_engine(world, workdir, fresh_host):

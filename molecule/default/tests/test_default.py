@@ -42,9 +42,19 @@ def test_docker_engine_answers(host):
     assert out.strip()
 
 
-@pytest.mark.parametrize("package", ["amazon-ssm-agent", "amazon-ecs-init", "docker.io"])
+def _native_rpm(host):
+    """Whether the host's own package database is rpm's (the synthetic hosts carry dpkg's too)."""
+    return host.system_info.distribution not in ("debian", "ubuntu")
+
+
+@pytest.mark.parametrize("package", ["amazon-ssm-agent", "amazon-ecs-init"])
 def test_packages_installed(host, package):
     assert host.package(package).is_installed
+
+
+def test_an_engine_package_is_installed(host):
+    # docker.io (Debian, Ubuntu), docker (Amazon Linux, SUSE) or docker-ce (Docker's repositories).
+    assert [name for name in ("docker.io", "docker", "docker-ce") if host.package(name).is_installed]
 
 
 def test_user_config_is_whole_and_exact(host):
@@ -105,6 +115,21 @@ def test_signature_trust_not_weakened(host):
         assert keyring.user == "root"
         assert keyring.mode & 0o022 == 0
     assert not host.file("/root/.gnupg").exists
+    if _native_rpm(host):
+        _rpm_trust_not_weakened(host)
+    else:
+        _apt_trust_not_weakened(host)
+
+
+def _rpm_trust_not_weakened(host):
+    # dnf and zypper still check package signatures in every repository and in their main configuration.
+    config = host.run(
+        "cat /etc/dnf/dnf.conf /etc/yum.repos.d/*.repo /etc/zypp/zypp.conf /etc/zypp/repos.d/*.repo 2>/dev/null || true"
+    ).stdout.replace(" ", "")
+    assert "gpgcheck=0" not in config and "gpgcheck=False" not in config.replace("false", "False")
+
+
+def _apt_trust_not_weakened(host):
     # apt still checks signatures everywhere.
     apt_config = host.run("apt-config dump").stdout
     for flag in ("AllowUnauthenticated", "AllowInsecureRepositories", "AllowDowngradeToInsecureRepositories"):
@@ -114,7 +139,7 @@ def test_signature_trust_not_weakened(host):
 
 
 def test_no_download_left_behind(host):
-    pattern = r"\( -name '*.ecs-anywhere*' -o -name '*.deb' -o -name '*.sig' -o -name '*.asc' \)"
+    pattern = r"\( -name '*.ecs-anywhere*' -o -name '*.deb' -o -name '*.rpm' -o -name '*.sig' -o -name '*.asc' \)"
     leftovers = host.run(f"find /tmp /var/tmp /root -maxdepth 2 {pattern} -print").stdout
     assert leftovers.strip() == ""
 
