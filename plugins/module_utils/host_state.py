@@ -3,9 +3,9 @@
 """Readers of a managed host's state, shared by the host_info and converge_record modules.
 
 They only read: files under a root directory, the SSM registration, the ECS agent introspection API, and the
-systemd units and packages through one systemctl, one dpkg-query and one rpm call (made with the module's
-run_command). What one module reads, the other reads the same way, so a converge record written by one compares
-equal with what the other reads back.
+systemd units and packages through one systemctl call and one call to each package database, the host's native one
+first (made with the module's run_command). What one module reads, the other reads the same way, so a converge
+record written by one compares equal with what the other reads back.
 """
 
 from __future__ import annotations
@@ -18,12 +18,26 @@ import stat
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import DEB
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import RPM
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import RPM_EVR_FORMAT
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import database_order
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import read_os_release
+
 SSM_REGISTRATION = "var/lib/amazon/ssm/registration"
 # The agent's own record of its identity, next to the registration file.
 SSM_VAULT_ENTRY = "Vault/Store/RegistrationKey"
 
+SSM_AGENT_UNIT = "amazon-ssm-agent.service"
+SSM_AGENT_SNAP_UNIT = "snap.amazon-ssm-agent.amazon-ssm-agent.service"
+# How the SSM agent can be installed, in the order services() prefers their units: kind, unit, binary. The deb and the
+# rpm both install /usr/bin/amazon-ssm-agent; Ubuntu's snap (preinstalled on some images) runs its own copy.
+SSM_AGENT_KINDS = (
+    ("package", SSM_AGENT_UNIT, "/usr/bin/amazon-ssm-agent"),
+    ("snap", SSM_AGENT_SNAP_UNIT, "/snap/amazon-ssm-agent/current/amazon-ssm-agent"),
+)
 SERVICES = {
-    "amazon-ssm-agent": ("amazon-ssm-agent.service", "snap.amazon-ssm-agent.amazon-ssm-agent.service"),
+    "amazon-ssm-agent": (SSM_AGENT_UNIT, SSM_AGENT_SNAP_UNIT),
     "ecs": ("ecs.service",),
     "docker": ("docker.service",),
 }
@@ -31,7 +45,8 @@ SERVICES = {
 # names go on their command lines as they are.
 PACKAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
 DPKG_FORMAT = "${Package}\t${db:Status-Abbrev}\t${Version}\n"
-RPM_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
+# [epoch:]version-release, as verified_package reads and reports an rpm version, so the two compare equal.
+RPM_FORMAT = "%{NAME}\t" + RPM_EVR_FORMAT + "\n"
 SYSTEMCTL_PROPERTIES = "Id,LoadState,ActiveState,UnitFileState"
 CHECKSUM_CHUNK = 64 * 1024
 
@@ -207,24 +222,57 @@ def parse_rpm_query(out):
     return installed
 
 
-def package_versions(module, names):
-    """Installed version of each package, or null: one dpkg-query call, then one rpm call for what dpkg lacks."""
-    versions = dict.fromkeys(names)
-    if not versions:
-        return versions
+def dpkg_versions(module, names):
+    """Installed version of the names dpkg reports installed, from one dpkg-query call; None without dpkg."""
     dpkg = module.get_bin_path("dpkg-query")
+    if not dpkg:
+        return None
+    # rc 1 when dpkg knows only some of the names ("no packages found matching X" on stderr); the rest is listed.
+    dummy, out, dummy2 = module.run_command([dpkg, "-W", f"-f={DPKG_FORMAT}", *names])
+    return {name: version for name, version in parse_dpkg_query(out).items() if version}
+
+
+def rpm_versions(module, names):
+    """Installed version of the names rpm reports installed, from one rpm call; None without rpm."""
     rpm = module.get_bin_path("rpm")
-    if dpkg:
-        # rc 1 when dpkg knows only some of the names ("no packages found matching X" on stderr); the rest is listed.
-        dummy, out, dummy2 = module.run_command([dpkg, "-W", f"-f={DPKG_FORMAT}", *versions])
-        known = parse_dpkg_query(out)
-        versions.update((name, known[name]) for name in versions if known.get(name))
-    missing = [name for name, version in versions.items() if version is None]
-    if rpm and missing:
-        dummy, out, dummy2 = module.run_command([rpm, "-q", "--qf", RPM_FORMAT, *missing])
-        installed = parse_rpm_query(out)
+    if not rpm:
+        return None
+    dummy, out, dummy2 = module.run_command([rpm, "-q", "--qf", RPM_FORMAT, *names])
+    return parse_rpm_query(out)
+
+
+DATABASE_QUERIES = {DEB: dpkg_versions, RPM: rpm_versions}
+
+
+def package_versions(module, names):
+    """Installed version of each package, or null: one call to the host's native package database (by the running
+    system's os-release), then one call to the other for what the first does not report installed.
+
+    A host may have both databases (Debian's rpm on a Debian, or the synthetic RPM hosts of the tests, Debian
+    containers that claim another distribution); the native one answers for a package both know."""
+    versions = dict.fromkeys(names)
+    for package_format in database_order(read_os_release()):
+        missing = [name for name, version in versions.items() if version is None]
+        if not missing:
+            break
+        installed = DATABASE_QUERIES[package_format](module, missing) or {}
         versions.update((name, installed[name]) for name in missing if name in installed)
     return versions
+
+
+def ssm_agent(root, service):
+    """How the SSM agent is installed (kind package, snap or none), its binary and its unit.
+
+    The unit services() found decides; without one (no systemd to ask, or a unit not installed yet), the binary on
+    disk under root does. A package's agent comes before the snap's, as in services().
+    """
+    for kind, unit, binary in SSM_AGENT_KINDS:
+        if _found(service) and service["unit"] == unit:
+            return {"kind": kind, "binary": binary, "service": unit}
+    for kind, unit, binary in SSM_AGENT_KINDS:
+        if os.path.isfile(under_root(root, binary)):
+            return {"kind": kind, "binary": binary, "service": unit}
+    return {"kind": "none", "binary": None, "service": None}
 
 
 def check_package_names(module, names):

@@ -14,8 +14,9 @@ description:
     M(fleet.ecs_anywhere.host_info) and its O(fleet.ecs_anywhere.host_info#module:record_path)) knows there is
     nothing to do.
   - Reads the host the way M(fleet.ecs_anywhere.host_info) does, with the same code. These are the type, mode,
-    owner and checksum of the O(paths), the installed versions of the O(packages) (one C(dpkg-query) call, then one
-    C(rpm) call for what dpkg does not report installed), the state of the C(amazon-ssm-agent), C(ecs) and
+    owner and checksum of the O(paths), the installed versions of the O(packages) (one call to the host's native
+    package database, C(dpkg-query) or C(rpm) as its C(/etc/os-release) says, then one call to the other for what
+    the first does not report installed), the state of the C(amazon-ssm-agent), C(ecs) and
     C(docker) systemd units (one C(systemctl show) call), the SSM registration and the answer of the ECS agent
     introspection API.
   - The record is a JSON object with the keys C(format), C(digest), C(files), C(packages), C(managed_instance_id) and
@@ -196,8 +197,9 @@ host:
     packages:
       description:
         - Installed version of each package of O(packages), keyed by its name, null when it is not installed.
-        - The dpkg version when dpkg reports the package installed (held packages included), else the rpm
-          C(VERSION-RELEASE) when rpm reports it installed.
+        - The version the native package database reports installed, else the one the other reports. A dpkg version
+          is as C(dpkg-query) prints it (held packages included), an rpm version is C([EPOCH:]VERSION-RELEASE), the
+          epoch only when the package has one.
       type: dict
       sample: {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": null}
     services:

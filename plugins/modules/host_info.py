@@ -19,9 +19,11 @@ description:
     C(PRIVATE_KEY) or C(ACCESS_KEY) are replaced by C(<redacted>).
   - The ECS agent introspection metadata (C(GET <introspection_url>/v1/metadata)) when the agent answers.
   - The state of the C(amazon-ssm-agent) (or its snap variant), C(ecs) and C(docker) systemd units, read with one
-    C(systemctl show) call, and the installed versions of the O(packages) (by default C(amazon-ssm-agent) and
-    C(amazon-ecs-init)), read with one C(dpkg-query) call and, for what dpkg does not report installed, one C(rpm)
-    call.
+    C(systemctl show) call, and how the SSM agent is installed (RV(ssm_agent)), as a package or as Ubuntu's snap.
+  - The installed versions of the O(packages) (by default C(amazon-ssm-agent) and C(amazon-ecs-init)), read with one
+    call to the host's native package database, C(dpkg-query) on the Debian family and C(rpm) on the RHEL, Fedora,
+    Amazon Linux and SUSE families (by C(ID) and C(ID_LIKE) of the running system's C(/etc/os-release)), and, for
+    what that one does not report installed, one call to the other when the host has it.
   - The age of the shared credentials file C(/root/.aws/credentials) that the SSM agent rotates (its modification
     time). Of its content, only the C([section]) header lines are read, for their names; no key or value in it is
     ever kept or returned.
@@ -55,7 +57,8 @@ options:
     description:
       - Path prefix under which the host's files are read, for example a mounted image or a test fixture.
         O(paths) and O(record_path) are read under it too.
-      - Commands (systemctl, dpkg-query, rpm) always describe the running system.
+      - Commands (systemctl, dpkg-query, rpm) always describe the running system, and so does the
+        C(/etc/os-release) that picks the package database asked first.
     type: path
     default: /
   paths:
@@ -69,8 +72,9 @@ options:
   packages:
     description:
       - Packages whose installed version RV(packages) reports.
-      - All of them are queried with one C(dpkg-query -W) call when dpkg is there; the ones dpkg does not report
-        installed are then queried with one C(rpm -q) call when rpm is there.
+      - All of them are queried with one call to the host's native package database (C(dpkg-query -W) or
+        C(rpm -q)); the ones it does not report installed are then queried with one call to the other database
+        when the host has it. A host with an unknown C(/etc/os-release) is asked dpkg first.
       - A name is letters, digits and C(.), C(+), C(_), C(-), starting with a letter or a digit (no version, no
         architecture qualifier, no pattern). Any other name fails the module.
     type: list
@@ -114,6 +118,10 @@ EXAMPLES = r"""
 - name: Read the ECS Anywhere state of the host
   fleet.ecs_anywhere.host_info:
   register: ecsa_host
+
+- name: Install the SSM agent only when the host has none, neither as a package nor as Ubuntu's snap
+  ansible.builtin.include_tasks: install_ssm_agent.yml
+  when: ecsa_host.ssm_agent.kind == 'none'
 
 - name: Register with SSM only when the host is not registered yet
   ansible.builtin.include_tasks: register.yml
@@ -234,11 +242,36 @@ services:
 packages:
   description:
     - Installed version of each package of O(packages), keyed by its name, null when it is not installed.
-    - The dpkg version when dpkg reports the package installed (held packages included), else the rpm
-      C(VERSION-RELEASE) when rpm reports it installed.
+    - The version the native package database reports installed, else the one the other reports. A dpkg version is
+      as C(dpkg-query) prints it (held packages included), an rpm version is C([EPOCH:]VERSION-RELEASE), the epoch
+      only when the package has one.
   returned: always
   type: dict
   sample: {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": null}
+ssm_agent:
+  description:
+    - How the SSM agent is installed, so that a play uses the agent the host has and never installs a second one.
+    - Decided by the unit RV(services) reports for C(amazon-ssm-agent) when it exists, else by the agent's binary
+      under O(root). A package's agent wins over the snap's.
+  returned: always
+  type: dict
+  contains:
+    kind:
+      description:
+        - V(package) for the deb or rpm agent (unit C(amazon-ssm-agent.service), binary
+          C(/usr/bin/amazon-ssm-agent)), V(snap) for Ubuntu's snap (unit
+          C(snap.amazon-ssm-agent.amazon-ssm-agent.service), binary C(/snap/amazon-ssm-agent/current/amazon-ssm-agent)),
+          V(none) when neither is there.
+      type: str
+      sample: snap
+    binary:
+      description: Path of the agent's binary for that kind (run it as C(<binary> -register ...)); null for V(none).
+      type: str
+      sample: /snap/amazon-ssm-agent/current/amazon-ssm-agent
+    service:
+      description: The systemd unit of the agent for that kind; null for V(none).
+      type: str
+      sample: snap.amazon-ssm-agent.amazon-ssm-agent.service
 files:
   description:
     - The state of each path of O(paths), keyed by the path as given; empty when O(paths) is empty.
@@ -382,6 +415,7 @@ from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state impo
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import read_json
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import record
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import services
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import ssm_agent
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import ssm_registration
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import under_root
 
@@ -617,6 +651,7 @@ def main():
         module.fail_json(msg=f"probe_timeout must be at least 1 second, got {module.params['probe_timeout']}")
     check_package_names(module, module.params["packages"])
     config, config_files = ecs_config(root)
+    service_states = services(module)
     module.exit_json(
         changed=False,
         ssm_registration=ssm_registration(root),
@@ -624,7 +659,8 @@ def main():
         ecs_config_files=config_files,
         ecs_agent=introspection(module.params["introspection_url"], timeout),
         systemd_running=os.path.isdir(under_root(root, SYSTEMD_RUNTIME_DIR)),
-        services=services(module),
+        services=service_states,
+        ssm_agent=ssm_agent(root, service_states["amazon-ssm-agent"]),
         packages=package_versions(module, module.params["packages"]),
         shared_credentials=shared_credentials(root),
         ecs_agent_state=ecs_agent_state(root),

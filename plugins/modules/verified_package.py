@@ -10,25 +10,33 @@ version_added: 0.1.0
 short_description: Install a package file only when its detached OpenPGP signature verifies
 description:
   - Runs on the managed host. Installs a vendor package file, such as the Amazon SSM agent or the C(amazon-ecs-init)
-    C(.deb), only when its detached OpenPGP signature verifies against a dedicated keyring built from O(keys). A
-    package whose signature is missing or does not verify is never installed.
-  - Reads the installed version with C(dpkg-query). Nothing is downloaded when the installed version already
-    answers O(version) (any version for V(latest) without O(upgrade)).
+    C(.deb) or C(.rpm), only when its detached OpenPGP signature verifies against a dedicated keyring built from
+    O(keys). A package whose signature is missing or does not verify is never installed.
+  - Handles Debian packages (C(.deb), with dpkg) and RPM packages (C(.rpm), with rpm), as O(format) picks. Only the
+    package tools differ between the two; the download, the keyring and the signature check are the same.
+  - Reads the installed version with C(dpkg-query) or C(rpm -q). Nothing is downloaded when the installed version
+    already answers O(version) (any version for V(latest) without O(upgrade)).
   - Otherwise downloads the package and its signature into a private temporary directory (mode C(0700)), verifies
-    the signature with C(gpgv --keyring) (C(sqv --keyring) on hosts without C(gpgv)), checks with C(dpkg-deb) that
-    the file holds package O(name) (and version O(version) when it is pinned), installs it and removes the download,
-    also when something fails.
+    the signature with C(gpgv --keyring) (C(sqv --keyring) on hosts without C(gpgv)), checks with C(dpkg-deb) or
+    C(rpm -qp) that the file holds package O(name) (and version O(version) when it is pinned), installs it and
+    removes the download, also when something fails.
   - Keeps the trusted keys in a keyring of their own, O(keyring), written from the dearmored O(keys) when it is
     missing or differs. The keys are never imported into a GnuPG home, so C(gpg) is not needed on the host; only
     the verifier C(apt) itself depends on is - C(gpgv) up to Debian 12, Sequoia's C(sqv) from Debian 13 on.
   - When O(pinned_fingerprints) is set, refuses O(keys) whose primary keys are not exactly those, before anything on
     the host changes.
-  - Installs with C(dpkg -i) when the package declares no C(Depends) or C(Pre-Depends), and with
+  - Installs a C(.deb) with C(dpkg -i) when the package declares no C(Depends) or C(Pre-Depends), and with
     C(apt-get install) otherwise, so that apt brings in the dependencies from the configured repositories.
+  - Installs an C(.rpm) through the package manager, so that its requirements come from the configured
+    repositories. That is C(zypper --non-interactive --no-gpg-checks install --allow-unsigned-rpm) on the SUSE family,
+    and C(dnf install -y --setopt=localpkg_gpgcheck=False) (or C(dnf5), or C(yum), whichever the host has)
+    elsewhere, with C(dnf downgrade) for an older file and C(zypper install --oldpackage). The package manager's own
+    signature check is relaxed for this file alone, which was verified against O(keys) before, since AWS signs its RPM
+    headers with keys rpm does not hold, or not at all (C(amazon-ecs-init) for SUSE).
 options:
   name:
     description:
-      - Name of the package, as dpkg knows it, for example V(amazon-ssm-agent).
+      - Name of the package, as dpkg or rpm knows it, for example V(amazon-ssm-agent).
       - Letters, digits and C(.+_-), starting with a letter or digit.
       - The downloaded file must hold this package.
     type: str
@@ -75,8 +83,20 @@ options:
       - V(latest) accepts any installed version, and installs the file at O(url) when the package is not installed.
       - An exact package version, for example V(1.105.1-1), installs that version when another one (or none) is
         installed; the file at O(url) must have that version.
+      - In the syntax of the package format. Debian's is C([epoch:]upstream_version[-debian_revision]) as
+        C(dpkg-query) prints it; RPM's is C([epoch:]version-release), the epoch only when the package has one, as in
+        V(3.3.1957.0-1) or V(3:27.3.1-1.el9).
     type: str
     default: latest
+  format:
+    description:
+      - The package format of the file at O(url), which decides the package tools used.
+      - V(auto) takes it from the file name at the end of O(url), V(deb) for C(.deb) and V(rpm) for C(.rpm), and
+        else from the host's distribution (C(ID) and C(ID_LIKE) of C(/etc/os-release)), V(deb) for the Debian family
+        and V(rpm) for the RHEL, Fedora, Amazon Linux and SUSE families (and V(deb) for an unknown one).
+    type: str
+    choices: [auto, deb, rpm]
+    default: auto
   upgrade:
     description:
       - With O(version=latest), download the file at O(url) even when the package is installed, and install it when
@@ -111,7 +131,11 @@ notes:
   - Supports diff mode. The diff shows the installed version and the SHA-256 of the keyring, before and after.
   - Proxies come from the environment of the module (C(http_proxy), C(https_proxy), C(no_proxy)), so set them with
     the C(environment) keyword of the task. Credentials from C(~/.netrc) are never sent.
-  - Debian family (dpkg) only for now; on a host without C(dpkg-query) the module fails.
+  - The host needs the tools of the package format, C(dpkg-query), C(dpkg-deb) and C(dpkg) (and C(apt-get) for a
+    package with dependencies), or C(rpm) and C(dnf), C(dnf5), C(yum) or C(zypper); the module fails naming the one
+    that is missing.
+  - Versions are compared with C(dpkg --compare-versions) for V(deb), and for V(rpm) by rpm's own rules (C(rpmvercmp),
+    epoch, version then release, C(~) before and C(^) after the end of a version), computed by the module.
 seealso:
   - module: fleet.ecs_anywhere.host_info
 """
@@ -147,6 +171,28 @@ EXAMPLES = r"""
     version: 1.105.1-1
     allow_downgrade: true
 
+- name: Install the SSM agent RPM, verified against the AWS keys (dnf, or zypper on SUSE)
+  fleet.ecs_anywhere.verified_package:
+    name: amazon-ssm-agent
+    url: https://s3.us-east-1.amazonaws.com/amazon-ssm-us-east-1/latest/linux_amd64/amazon-ssm-agent.rpm
+    signature_url: https://s3.us-east-1.amazonaws.com/amazon-ssm-us-east-1/latest/linux_amd64/amazon-ssm-agent.rpm.sig
+    keys:
+      - "{{ lookup('ansible.builtin.file', 'amazon-ssm-agent.asc') }}"
+    keyring: /etc/ecs-anywhere/keyring/amazon-ssm-agent.gpg
+    format: rpm
+
+- name: Install an exact version of the amazon-ecs-init RPM
+  fleet.ecs_anywhere.verified_package:
+    name: amazon-ecs-init
+    url: https://s3.us-east-1.amazonaws.com/amazon-ecs-agent-us-east-1/amazon-ecs-init-1.105.1-1.x86_64.rpm
+    signature_url: https://s3.us-east-1.amazonaws.com/amazon-ecs-agent-us-east-1/amazon-ecs-init-1.105.1-1.x86_64.rpm.asc
+    keys:
+      - "{{ lookup('ansible.builtin.file', 'amazon-ecs-agent.asc') }}"
+    pinned_fingerprints:
+      - F34C3DDAE72926B079BEAEC6BCE9D9A42D51784F
+    keyring: /etc/ecs-anywhere/keyring/amazon-ecs-init.gpg
+    version: 1.105.1-1
+
 - name: Upgrade the SSM agent to the newest published build
   fleet.ecs_anywhere.verified_package:
     name: amazon-ssm-agent
@@ -169,7 +215,9 @@ url:
   type: str
   sample: https://s3.us-east-1.amazonaws.com/amazon-ssm-us-east-1/latest/debian_amd64/amazon-ssm-agent.deb
 version_before:
-  description: The version installed before the module ran, null when the package was not installed.
+  description:
+    - The version installed before the module ran, null when the package was not installed.
+    - As C(dpkg-query) prints it, or as rpm does with C([epoch:]version-release).
   returned: always
   type: str
   sample: 3.3.1-1
@@ -190,6 +238,11 @@ keyring_changed:
   returned: always
   type: bool
   sample: false
+format:
+  description: The package format used, V(deb) or V(rpm) (see O(format)).
+  returned: always
+  type: str
+  sample: rpm
 fingerprints:
   description: Fingerprints of the primary keys found in O(keys), upper case, in the order given.
   returned: always
@@ -212,9 +265,14 @@ from urllib.error import URLError
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import BACKENDS
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import choose_format
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import read_os_release
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
-# Debian version syntax ([epoch:]upstream[-revision]); dpkg judges the details, this only keeps options out of argv.
-VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$")
+# Debian ([epoch:]upstream[-revision]) and rpm ([epoch:]version-release, ^ included) version syntax; the package tools
+# judge the details, this only keeps options out of argv.
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~^:_-]*$")
 URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
 FINGERPRINT_RE = re.compile(r"^(?:[0-9A-F]{40}|[0-9A-F]{64})$")
 ARMOR_LINE_RE = re.compile(r"^-----(BEGIN|END) PGP ([A-Z0-9 ,/]+)-----$")
@@ -228,17 +286,6 @@ CRC24_INIT = 0xB704CE
 CRC24_POLY = 0x864CFB
 
 CHUNK_SIZE = 1024 * 1024
-# dpkg cannot wait for its lock (apt-get can); a host just booted may be running unattended-upgrades.
-DPKG_LOCK_WAIT = 60
-DPKG_LOCK_RETRY_DELAY = 3
-DPKG_LOCK_RE = re.compile(r"dpkg (?:frontend lock|frontend|status database) (?:is|was) locked")
-# What ansible.builtin.apt does by default: keep locally changed configuration files without asking.
-DPKG_FORCE = ["--force-confdef", "--force-confold"]
-NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive"}
-# What apt-get says when a dependency is not in its package lists (never fetched on a fresh host, or stale).
-UNRESOLVED_RE = re.compile(
-    r"unmet dependencies|is not installable|has no installation candidate|Unable to locate package"
-)
 NEVER_UNSIGNED = "an unsigned package is never installed"
 
 
@@ -440,8 +487,17 @@ class VerifiedPackage:
     @staticmethod
     def tool_hint(name):
         if name == "gpgv":
-            return f"Install the gpgv or the sqv package (apt depends on one of them on Debian); {NEVER_UNSIGNED}."
-        return "Only dpkg-based hosts (the Debian family) are supported by this release."
+            return (
+                "Install the gpgv or the sqv package (apt depends on one of them on Debian; RPM-based hosts have "
+                f"gpgv with GnuPG); {NEVER_UNSIGNED}."
+            )
+        return ""
+
+    def backend(self):
+        """The backend of the package format: the format option, else the URL's file name, else the host's own."""
+        os_release = read_os_release()
+        package_format = choose_format(self.params["format"], self.url, os_release)
+        return BACKENDS[package_format](self.module, self.fail, self.name, self.url, os_release)
 
     # Input -----------------------------------------------------------------------------------------------------
 
@@ -491,20 +547,6 @@ class VerifiedPackage:
         return keyring, fingerprints
 
     # Host state ------------------------------------------------------------------------------------------------
-
-    def installed_version(self, dpkg_query):
-        rc, out, err = self.module.run_command([dpkg_query, "-W", "-f=${db:Status-Abbrev}\t${Version}\n", self.name])
-        if rc == 1 and not out.strip():
-            return None  # dpkg has never heard of the package
-        if rc != 0:
-            self.fail(
-                f"Unable to read the installed version of {self.name}: dpkg-query exited with {rc}: {err.strip()}"
-            )
-        for line in out.splitlines():
-            status, dummy, version = line.partition("\t")
-            if status.startswith("ii") and version:
-                return version
-        return None
 
     def read_keyring(self, path):
         try:
@@ -576,29 +618,6 @@ class VerifiedPackage:
                 fingerprints=self.fingerprints,
             )
 
-    def deb_fields(self, dpkg_deb, package):
-        rc, out, err = self.module.run_command(
-            [dpkg_deb, "-f", package, "Package", "Version", "Depends", "Pre-Depends"]
-        )
-        if rc != 0:
-            self.fail(f"Unable to read {self.url}: it is not a Debian package. dpkg-deb said: {err.strip()}")
-        fields = {}
-        field = None
-        for line in out.splitlines():
-            if line[:1] in (" ", "\t") and field:
-                fields[field] += " " + line.strip()
-            elif ":" in line:
-                field, dummy, value = line.partition(":")
-                field = field.strip().lower()
-                fields[field] = value.strip()
-        return fields
-
-    def compare(self, dpkg, left, operator, right):
-        rc, dummy, err = self.module.run_command([dpkg, "--compare-versions", left, operator, right])
-        if rc not in (0, 1):
-            self.fail(f"Unable to compare the versions {left} and {right}: {err.strip()}")
-        return rc == 0
-
     # Changes ---------------------------------------------------------------------------------------------------
 
     def write_keyring(self, path, data):
@@ -638,40 +657,6 @@ class VerifiedPackage:
             if os.geteuid() == 0:
                 os.chown(directory, 0, 0)
 
-    def install(self, package, fields, dpkg):
-        if fields.get("depends") or fields.get("pre-depends"):
-            apt_get = self.tool("apt-get", f"install {self.name}, which has dependencies")
-            argv = [apt_get, "install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=60"]
-            for option in DPKG_FORCE:
-                argv += ["-o", f"Dpkg::Options::={option}"]
-            if self.params["allow_downgrade"]:
-                argv.append("--allow-downgrades")
-            # A path (not a package name) makes apt-get install the file itself.
-            argv.append(package)
-            rc, out, err = self.module.run_command(argv, environ_update=NONINTERACTIVE)
-            if rc != 0 and UNRESOLVED_RE.search(f"{out}\n{err}"):
-                # Fetch the package lists once and try again; a failed refresh shows in the second attempt's error.
-                self.module.run_command(
-                    [apt_get, "update", "-qq", "-o", "DPkg::Lock::Timeout=60"], environ_update=NONINTERACTIVE
-                )
-                rc, out, err = self.module.run_command(argv, environ_update=NONINTERACTIVE)
-        else:
-            argv = [dpkg] + DPKG_FORCE + ["-i", package]
-            deadline = time.monotonic() + DPKG_LOCK_WAIT
-            while True:
-                rc, out, err = self.module.run_command(argv, environ_update=NONINTERACTIVE)
-                if rc == 0 or not DPKG_LOCK_RE.search(err) or time.monotonic() > deadline:
-                    break
-                time.sleep(DPKG_LOCK_RETRY_DELAY)
-        if rc != 0:
-            self.fail(
-                f"Unable to install {self.name} from {self.url} (its signature verified): {os.path.basename(argv[0])} "
-                f"exited with {rc}: {(err or out).strip()}",
-                rc=rc,
-                stdout=out,
-                stderr=err,
-            )
-
     # Flow ------------------------------------------------------------------------------------------------------
 
     def run(self):
@@ -681,17 +666,16 @@ class VerifiedPackage:
         wanted = params["version"]
         keyring, self.fingerprints = self.validate()
 
-        dpkg_query = self.tool("dpkg-query", f"read the installed version of {self.name}")
-        before = self.installed_version(dpkg_query)
+        backend = self.backend()
+        before = backend.installed_version()
         keyring_before = self.read_keyring(keyring_path)
         keyring_changed = keyring_before != keyring
 
         up_to_date = before is not None and ((wanted == "latest" and not params["upgrade"]) or before == wanted)
-        dpkg = None
         if not up_to_date:
-            dpkg = self.tool("dpkg", f"install {self.name}")
+            backend.require_tools()
         if not up_to_date and wanted != "latest" and before is not None and not params["allow_downgrade"]:
-            if self.compare(dpkg, wanted, "lt", before):
+            if backend.compare(wanted, "lt", before):
                 self.fail(
                     f"Refusing to downgrade {self.name} from {before} to {wanted}: set allow_downgrade to install an "
                     "older version. Nothing was changed."
@@ -703,11 +687,11 @@ class VerifiedPackage:
         try:
             if not up_to_date:
                 verifier = self.verifier()
-                dpkg_deb = self.tool("dpkg-deb", f"read the package file {self.url}")
                 private = tempfile.mkdtemp(prefix="ansible-verified-package.")
                 home = os.path.join(private, "gnupg")
                 os.mkdir(home, 0o700)
-                package = os.path.join(private, f"{self.name}.deb")
+                # The format's file name ending: dnf and zypper take an argument as a local file only by its .rpm.
+                package = os.path.join(private, f"{self.name}.{backend.format}")
                 signature = f"{package}.sig"
                 self.download(self.url, package, "the package, option url")
                 self.download(params["signature_url"], signature, "its signature, option signature_url")
@@ -718,24 +702,28 @@ class VerifiedPackage:
                     with open(verify_keyring, "wb") as f:
                         f.write(keyring)
                 self.verify(verifier, verify_keyring, signature, package, home)
-                fields = self.deb_fields(dpkg_deb, package)
-                found = fields.get("package")
-                version = fields.get("version")
+                fields = backend.file_fields(package)
+                found = fields["name"]
+                version = fields["version"]
                 if found != self.name or not version:
                     self.fail(
                         f"Refusing to install {self.url}: it holds package {found or '(none)'} version "
                         f"{version or '(none)'}, not {self.name}."
                     )
-                install = self.decide(dpkg, before, version)
+                install = self.decide(backend, before, version)
                 if install:
                     after = version
             if keyring_changed and not module.check_mode:
                 self.write_keyring(keyring_path, keyring)
             if install and not module.check_mode:
-                self.install(package, fields, dpkg)
-                after = self.installed_version(dpkg_query)
-                if after is None:
-                    self.fail(f"{self.name} was installed from {self.url}, but dpkg does not report it as installed.")
+                self.install(backend, package, fields, before)
+                after = backend.installed_version()
+                if after != version:
+                    # A front end may succeed without installing the file (dnf does for an older one).
+                    self.fail(
+                        f"{self.name} was installed from {self.url}, but {backend.database} reports "
+                        f"{f'version {after}' if after else 'it not installed'} instead of {version}."
+                    )
         finally:
             if private is not None:
                 shutil.rmtree(private, ignore_errors=True)
@@ -749,6 +737,7 @@ class VerifiedPackage:
             installed=install,
             keyring_changed=keyring_changed,
             fingerprints=self.fingerprints,
+            format=backend.format,
         )
         if module._diff:
             result["diff"] = dict(
@@ -757,7 +746,18 @@ class VerifiedPackage:
             )
         module.exit_json(**result)
 
-    def decide(self, dpkg, before, version):
+    def install(self, backend, package, fields, before):
+        argv, rc, out, err = backend.install(package, fields, before, self.params["allow_downgrade"])
+        if rc != 0:
+            self.fail(
+                f"Unable to install {self.name} from {self.url} (its signature verified): {os.path.basename(argv[0])} "
+                f"exited with {rc}: {(err or out).strip()}",
+                rc=rc,
+                stdout=out,
+                stderr=err,
+            )
+
+    def decide(self, backend, before, version):
         """Whether to install the verified file, which has the given version."""
         wanted = self.params["version"]
         if wanted != "latest":
@@ -769,9 +769,9 @@ class VerifiedPackage:
             return version != before
         if before is None:
             return True
-        if version == before or not self.compare(dpkg, version, "ne", before):
+        if version == before or not backend.compare(version, "ne", before):
             return False
-        if self.compare(dpkg, version, "gt", before):
+        if backend.compare(version, "gt", before):
             return True
         if self.params["allow_downgrade"]:
             return True
@@ -796,6 +796,7 @@ def main():
             allow_downgrade=dict(type="bool", default=False),
             timeout=dict(type="int", default=120),
             validate_certs=dict(type="bool", default=True),
+            format=dict(type="str", default="auto", choices=["auto", "deb", "rpm"]),
         ),
         supports_check_mode=True,
     )

@@ -14,6 +14,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.plugins.filter.core import to_nice_json
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils import package_formats
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import converge_record
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import host_info
 from tests.unit.file_attributes import mode_of
@@ -35,6 +36,14 @@ INSTALLED = {
 }
 # What the module runs as decides the owner it wants: root, or nobody in particular.
 OWNER = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+
+
+@pytest.fixture(autouse=True)
+def debian_system(tmp_path, monkeypatch):
+    """The running system's os-release is a Debian's, whatever the machine running the tests: dpkg is asked first."""
+    (tmp_path / "system/etc").mkdir(parents=True)
+    (tmp_path / "system/etc/os-release").write_text('ID=debian\nVERSION_ID="12"\n')
+    monkeypatch.setattr(package_formats, "HOST_ROOT", str(tmp_path / "system"))
 
 
 @pytest.fixture

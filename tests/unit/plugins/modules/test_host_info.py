@@ -21,6 +21,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils import host_state
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils import package_formats
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import host_info
 
 MI = "mi-0123456789abcdef0"
@@ -99,7 +100,21 @@ SHOWN_UNITS = [line[3:] for line in SYSTEMCTL_SHOW.splitlines() if line.startswi
 SHOWN_UNITS[-1] = "kmod.service"
 SYSTEMCTL_PROPERTIES = "--property=Id,LoadState,ActiveState,UnitFileState"
 DPKG_FORMAT = "-f=${Package}\t${db:Status-Abbrev}\t${Version}\n"
-RPM_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
+RPM_FORMAT = "%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n"
+DEBIAN = 'ID=debian\nVERSION_ID="12"\n'
+RHEL = 'ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'
+SNAP_UNIT = "snap.amazon-ssm-agent.amazon-ssm-agent.service"
+SNAP_BINARY = "/snap/amazon-ssm-agent/current/amazon-ssm-agent"
+
+
+@pytest.fixture(autouse=True)
+def os_release(tmp_path, monkeypatch):
+    """The running system's os-release, a Debian's unless a test writes another: the tests' machine has no say."""
+    path = tmp_path / "system" / "etc" / "os-release"
+    path.parent.mkdir(parents=True)
+    path.write_text(DEBIAN)
+    monkeypatch.setattr(package_formats, "HOST_ROOT", str(tmp_path / "system"))
+    return path
 
 
 def calls(bindir):
@@ -122,7 +137,7 @@ def fake_bin(tmp_path, monkeypatch):
 
     systemd: ecs active/enabled, docker inactive/disabled, the SSM agent only exists as the snap unit.
     dpkg: the SSM agent installed, ecs-init only config-files, docker.io installed and held, containerd removed.
-    rpm: ecs-init installed, in two versions.
+    rpm: ecs-init installed, in two versions, and docker.io with an epoch (a package both databases know).
     """
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -205,6 +220,7 @@ missing=0
 for name in "$@"; do
   case "$name" in
     amazon-ecs-init) printf 'amazon-ecs-init\\t1.89.2-1\\namazon-ecs-init\\t1.80.0-1\\n' ;;
+    docker.io) printf 'docker.io\\t3:27.3.1-1.el9\\n' ;;
     *) echo "package $name is not installed"; missing=$((missing + 1)) ;;
   esac
 done
@@ -347,6 +363,7 @@ def test_registered_host(tmp_path, capsys, fake_bin, introspection):
     assert result["services"]["docker"] == {"unit": "docker.service", "active": "inactive", "enabled": "disabled"}
     assert result["services"]["amazon-ssm-agent"]["unit"] == "snap.amazon-ssm-agent.amazon-ssm-agent.service"
     assert result["services"]["amazon-ssm-agent"]["active"] == "active"
+    assert result["ssm_agent"] == {"kind": "snap", "binary": SNAP_BINARY, "service": SNAP_UNIT}
     # dpkg knows the SSM agent; ecs-init is only config-files in dpkg, so the rpm answer is used.
     assert result["packages"] == {"amazon-ssm-agent": "3.3.987.0-1", "amazon-ecs-init": "1.89.2-1"}
     # One call per tool: every unit in one systemctl show, every package in one dpkg-query, the rest in one rpm.
@@ -1074,6 +1091,43 @@ def test_packages_from_rpm_alone(tmp_path, capsys, fake_bin, monkeypatch):
     assert calls(fake_bin)[1:] == [["rpm", "-q", "--qf", RPM_FORMAT, "amazon-ssm-agent", "amazon-ecs-init"]]
 
 
+def test_packages_of_a_host_with_both_databases_ask_the_native_one_first(tmp_path, capsys, fake_bin, os_release):
+    # A synthetic RHEL host: a Debian container that says it is RHEL and carries Debian's rpm with an rpm database.
+    os_release.write_text(RHEL)
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=PACKAGES)
+    assert rc == 0
+    assert result["packages"] == {
+        # Both databases have it: rpm, the native one, answers.
+        "docker.io": "3:27.3.1-1.el9",
+        # Only dpkg has it: asked of dpkg, once, with the rest rpm lacks.
+        "amazon-ssm-agent": "3.3.987.0-1",
+        "containerd": None,
+        "amazon-ecs-init": "1.89.2-1",
+        "python3-apt": None,
+    }
+    assert calls(fake_bin)[1:] == [
+        ["rpm", "-q", "--qf", RPM_FORMAT, *PACKAGES],
+        ["dpkg-query", "-W", DPKG_FORMAT, "amazon-ssm-agent", "containerd", "python3-apt"],
+    ]
+
+
+def test_packages_of_a_debian_host_with_rpm_ask_dpkg_first(tmp_path, capsys, fake_bin):
+    result, dummy, rc = run(
+        capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=["docker.io", "amazon-ecs-init"]
+    )
+    assert rc == 0
+    assert result["packages"] == {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6", "amazon-ecs-init": "1.89.2-1"}
+    assert [call[0] for call in calls(fake_bin)[1:]] == ["dpkg-query", "rpm"]
+
+
+def test_packages_of_an_rpm_host_without_dpkg_make_one_call(tmp_path, capsys, fake_bin, os_release, monkeypatch):
+    os_release.write_text(RHEL)
+    without_tools(monkeypatch, "dpkg-query")
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=PACKAGES)
+    assert rc == 0 and result["packages"]["amazon-ssm-agent"] is None
+    assert calls(fake_bin)[1:] == [["rpm", "-q", "--qf", RPM_FORMAT, *PACKAGES]]
+
+
 def test_no_packages_no_query(tmp_path, capsys, fake_bin):
     result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=[])
     assert rc == 0 and result["packages"] == {}
@@ -1234,3 +1288,63 @@ def test_record_is_a_file(tmp_path):
     os.makedirs(tmp_path / "var/lib/ecs-anywhere/converged.json")
     assert host_info.record(str(tmp_path), "/var/lib/ecs-anywhere/converged.json") is None
     assert host_info.record(str(tmp_path), None) is None
+
+
+# ------------------------------------------------------------------ the SSM agent: package, snap or none
+
+
+def unit(name, enabled):
+    return {"unit": name, "active": "active" if enabled == "enabled" else "inactive", "enabled": enabled}
+
+
+def binary(root, path):
+    write(str(root), path.lstrip("/"), "#!/bin/sh\n")
+
+
+PACKAGE_AGENT = {"kind": "package", "binary": "/usr/bin/amazon-ssm-agent", "service": "amazon-ssm-agent.service"}
+SNAP_AGENT = {"kind": "snap", "binary": SNAP_BINARY, "service": SNAP_UNIT}
+NO_AGENT = {"kind": "none", "binary": None, "service": None}
+
+
+@pytest.mark.parametrize(
+    ("service", "binaries", "expected"),
+    [
+        (unit("amazon-ssm-agent.service", "enabled"), [], PACKAGE_AGENT),
+        (unit(SNAP_UNIT, "enabled"), [], SNAP_AGENT),
+        # The unit decides over a binary left behind.
+        (unit(SNAP_UNIT, "disabled"), ["/usr/bin/amazon-ssm-agent"], SNAP_AGENT),
+        # No unit (none installed, or no systemd to ask): the binary on disk.
+        (unit("amazon-ssm-agent.service", "not-found"), [SNAP_BINARY], SNAP_AGENT),
+        ({"unit": "amazon-ssm-agent.service", "active": None, "enabled": None}, [SNAP_BINARY], SNAP_AGENT),
+        (unit("amazon-ssm-agent.service", "not-found"), ["/usr/bin/amazon-ssm-agent", SNAP_BINARY], PACKAGE_AGENT),
+        (unit("amazon-ssm-agent.service", "not-found"), [], NO_AGENT),
+    ],
+)
+def test_ssm_agent_kind(tmp_path, service, binaries, expected):
+    for path in binaries:
+        binary(tmp_path, path)
+    assert host_state.ssm_agent(str(tmp_path), service) == expected
+
+
+def test_ssm_agent_snap_through_the_current_link(tmp_path):
+    # snapd's layout: current is a link to the revision directory.
+    binary(tmp_path, "/snap/amazon-ssm-agent/9882/amazon-ssm-agent")
+    os.symlink("9882", tmp_path / "snap/amazon-ssm-agent/current")
+    service = unit("amazon-ssm-agent.service", "not-found")
+    assert host_state.ssm_agent(str(tmp_path), service) == SNAP_AGENT
+
+
+def test_ssm_agent_is_read_in_the_systemctl_call(tmp_path, capsys, fake_bin):
+    # The fake systemd knows only the snap unit; no other command is run to find the agent.
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9", packages=[])
+    assert rc == 0 and result["ssm_agent"] == SNAP_AGENT
+    assert [call[:2] for call in calls(fake_bin)] == [["systemctl", "show"]]
+
+
+def test_ssm_agent_without_systemctl_reads_the_binaries(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(host_info.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9")
+    assert rc == 0 and result["ssm_agent"] == NO_AGENT
+    binary(tmp_path, "/usr/bin/amazon-ssm-agent")
+    result, dummy, rc = run(capsys, root=str(tmp_path), introspection_url="http://127.0.0.1:9")
+    assert result["ssm_agent"] == PACKAGE_AGENT

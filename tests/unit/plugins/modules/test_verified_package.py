@@ -27,6 +27,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils import package_formats
 from ansible_collections.fleet.ecs_anywhere.plugins.modules import verified_package
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
@@ -100,6 +101,7 @@ class FakeHost:
     def __init__(self, real_run_command):
         self.real_run_command = real_run_command
         self.status = {}  # package -> (dpkg status abbreviation, version)
+        self.rpm_status = {}  # package -> [epoch:]version-release, as rpm -q prints it
         self.calls = []
         self.missing = set()
         self.real = set()
@@ -191,6 +193,44 @@ class FakeHost:
         assert args[-2] == "-i"
         return self.fake_install(args[-1], kwargs)
 
+    # rpm, dnf and zypper: the same fake package files, with Package read as NAME and Version as [EPOCH:]V-R.
+
+    def fake_rpm(self, args, kwargs):
+        if args[1] == "-q":
+            assert args[2:4] == ["--qf", package_formats.RPM_EVR_FORMAT + "\n"]
+            name = args[4]
+            if name not in self.rpm_status:
+                return 1, f"package {name} is not installed\n", ""
+            return 0, f"{self.rpm_status[name]}\n", ""
+        assert args[1:5] == ["-qp", "--nomanifest", "--qf", package_formats.RPM_FILE_FORMAT]
+        fields = parse_fake_deb(args[5])
+        if "Package" not in fields:
+            return 1, "", ""
+        requires = "".join(f"{name.strip()}\n" for name in fields.get("Depends", "").split(",") if name.strip())
+        return 0, f"{fields['Package']}\t{fields['Version']}\n{requires}", ""
+
+    def fake_dnf(self, args, kwargs):
+        assert args[1] in ("install", "downgrade") and args[2:4] == ["-y", "--setopt=localpkg_gpgcheck=False"]
+        return self.fake_rpm_install(args[-1])
+
+    fake_dnf5 = fake_dnf
+    fake_yum = fake_dnf
+
+    def fake_zypper(self, args, kwargs):
+        assert kwargs.get("environ_update") == {"ZYPP_LOCK_TIMEOUT": "60"}
+        return self.fake_rpm_install(args[-1])
+
+    def fake_rpm_install(self, path):
+        if self.install_results:
+            result = self.install_results.pop(0)
+            if result[0] != 0:
+                return result
+            if result[1] == "Nothing to do.\n":
+                return result
+        fields = parse_fake_deb(path)
+        self.rpm_status[fields["Package"]] = fields["Version"]
+        return 0, "Complete!\n", ""
+
     def fake_apt_get(self, args, kwargs):
         if args[1] == "update":
             return 0, "", ""
@@ -226,6 +266,11 @@ def host(monkeypatch, tmp_path):
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     fake.scratch = scratch
+    # A Debian host, whatever the machine running the tests is; a test may write another os-release here.
+    fake.root = tmp_path / "host"
+    (fake.root / "etc").mkdir(parents=True)
+    (fake.root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\n')
+    monkeypatch.setattr(package_formats, "HOST_ROOT", str(fake.root))
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
@@ -597,7 +642,7 @@ def test_failed_install_reports_the_tool_output(vp):
 
 
 def test_dpkg_lock_is_waited_for(vp, monkeypatch):
-    monkeypatch.setattr(verified_package, "DPKG_LOCK_RETRY_DELAY", 0)
+    monkeypatch.setattr(package_formats, "DPKG_LOCK_RETRY_DELAY", 0)
     lock = "dpkg: error: dpkg frontend lock was locked by another process with pid 4242\n"
     vp.host.install_results = [(2, "", lock), (2, "", lock)]
     result = vp.run(args_for(vp.mirror.publish("3.3.1-1"), vp.keyring))
@@ -747,7 +792,7 @@ def test_host_without_dpkg_query_is_not_supported(vp):
     result = vp.run(args_for(("file:///p.deb", "file:///p.deb.sig"), vp.keyring))
     assert result["failed"]
     assert "dpkg-query was not found on the host" in result["msg"]
-    assert "Only dpkg-based hosts (the Debian family) are supported by this release." in result["msg"]
+    assert "A .deb package needs dpkg, which hosts of the Debian family (Debian, Ubuntu) have" in result["msg"]
 
 
 def test_host_without_a_verifier_fails_before_downloading(vp):
@@ -1017,3 +1062,249 @@ def test_real_upgrade_and_downgrade_use_dpkg_version_order(vp, real_tools):
     result = vp.run(real_args(urls, vp.keyring, real_tools, upgrade=True), check_mode=True)
     assert result["installed"] is True and result["version"] == "3.3.11~rc1-1"
     assert_nothing_left(vp.host)
+
+
+# RPM packages ----------------------------------------------------------------------------------------------------
+
+RHEL = 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'
+AL2023 = 'NAME="Amazon Linux"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n'
+SLES = 'NAME="SLES"\nID="sles"\nID_LIKE="suse"\nVERSION_ID="15.6"\n'
+UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n'
+
+
+def claim(host, os_release):
+    """The host says it is another distribution, as the synthetic test hosts do (a Debian with rpm, dnf, zypper)."""
+    (host.root / "etc/os-release").write_text(os_release)
+
+
+def publish_rpm(mirror, version, name=NAME, **kwargs):
+    return mirror.publish(version, name=name, file_name=f"{name}-{version}.x86_64.rpm", **kwargs)
+
+
+def install_commands(host):
+    return [call for call in host.calls if os.path.basename(call[0]) in ("dnf", "dnf5", "yum", "zypper")]
+
+
+@pytest.mark.parametrize("os_release", [RHEL, AL2023])
+def test_rpm_installs_through_dnf_without_gpgcheck_of_the_local_file(vp, os_release):
+    claim(vp.host, os_release)
+    vp.host.install(NAME, "3.2.0-1")  # the Debian side of a synthetic host: not what an .rpm is compared with
+    urls = publish_rpm(vp.mirror, "3.3.1957.0-1", depends="/bin/sh")
+    result = vp.run(args_for(urls, vp.keyring))
+    assert not result.get("failed"), result["msg"]
+    assert result["format"] == "rpm" and result["installed"] is True
+    assert result["version_before"] is None and result["version"] == "3.3.1957.0-1"
+    ((dnf, *rest, path),) = install_commands(vp.host)
+    assert [dnf, *rest] == ["/fake/bin/dnf", "install", "-y", "--setopt=localpkg_gpgcheck=False"]
+    assert path.startswith(str(vp.host.scratch)) and path.endswith("/amazon-ssm-agent.rpm")
+    assert vp.host.commands("dpkg") == [] and vp.host.commands("dpkg-deb") == [] and vp.host.commands("apt-get") == []
+    # Installed version, the file's fields, the installed version once more.
+    assert [call[1] for call in vp.host.commands("rpm")] == ["-q", "-qp", "-q"]
+    assert_nothing_left(vp.host)
+
+
+def test_rpm_installs_through_zypper_on_suse(vp):
+    # SUSE: zypper, even where dnf is there too (the synthetic hosts carry both).
+    claim(vp.host, SLES)
+    result = vp.run(args_for(publish_rpm(vp.mirror, "1.105.1-1"), vp.keyring))
+    assert not result.get("failed"), result["msg"]
+    assert result["format"] == "rpm" and result["version"] == "1.105.1-1"
+    ((*argv, path),) = install_commands(vp.host)
+    assert argv == ["/fake/bin/zypper", "--non-interactive", "--no-gpg-checks", "install", "--allow-unsigned-rpm"]
+    assert path.endswith("/amazon-ssm-agent.rpm")
+
+
+@pytest.mark.parametrize(("os_release", "tool", "downgrade"), [(RHEL, "dnf", ["downgrade"]), (SLES, "zypper", [])])
+def test_rpm_downgrade(vp, os_release, tool, downgrade):
+    claim(vp.host, os_release)
+    vp.host.rpm_status[NAME] = "3.3.10-1"
+    urls = publish_rpm(vp.mirror, "3.3.9-1")
+    result = vp.run(args_for(urls, vp.keyring, version="3.3.9-1", allow_downgrade=True))
+    assert not result.get("failed"), result["msg"]
+    assert result["version_before"] == "3.3.10-1" and result["version"] == "3.3.9-1"
+    (argv,) = install_commands(vp.host)
+    if tool == "dnf":
+        assert argv[1] == "downgrade"
+    else:
+        assert argv[-2] == "--oldpackage"
+
+
+def test_rpm_upgrade_uses_rpm_version_order(vp):
+    claim(vp.host, RHEL)
+    vp.host.rpm_status[NAME] = "3.3.10-1"  # newer than 3.3.9-1 for rpm, older as a string
+    result = vp.run(args_for(publish_rpm(vp.mirror, "3.3.9-1"), vp.keyring, upgrade=True))
+    assert result["installed"] is False and result["version"] == "3.3.10-1"
+    assert "older than the installed 3.3.10-1" in result["warnings"][0]
+    result = vp.run(args_for(publish_rpm(vp.mirror, "3.3.11-1"), vp.keyring, upgrade=True))
+    assert result["installed"] is True and result["version"] == "3.3.11-1"
+    assert vp.host.commands("dpkg") == []  # compared in Python, not by dpkg
+
+
+def test_rpm_pinned_downgrade_needs_allow_downgrade(vp):
+    claim(vp.host, RHEL)
+    vp.host.rpm_status[NAME] = "1:1.0-1"
+    result = vp.run(args_for(publish_rpm(vp.mirror, "2.0-1"), vp.keyring, version="2.0-1"))
+    assert result["failed"] and result["msg"].startswith("Refusing to downgrade amazon-ssm-agent from 1:1.0-1 to 2.0-1")
+    assert vp.downloads == []
+
+
+def test_rpm_converged_host_with_an_epoch_makes_one_rpm_call(vp):
+    claim(vp.host, RHEL)
+    vp.host.rpm_status[NAME] = "3:27.3.1-1.el9"
+    os.makedirs(os.path.dirname(vp.keyring))
+    pathlib.Path(vp.keyring).write_bytes(ECS_KEYRING)
+    result = vp.run(args_for(("file:///p.rpm", "file:///p.rpm.sig"), vp.keyring, version="3:27.3.1-1.el9"))
+    assert result["changed"] is False and result["version"] == "3:27.3.1-1.el9"
+    assert [call[:2] for call in vp.host.calls] == [["/fake/bin/rpm", "-q"]]
+
+
+def test_dnf_that_installs_nothing_fails(vp):
+    claim(vp.host, RHEL)
+    vp.host.install_results = [(0, "Nothing to do.\n", "")]
+    result = vp.run(args_for(publish_rpm(vp.mirror, "3.3.1-1"), vp.keyring))
+    assert result["failed"]
+    assert result["msg"] == (
+        f"amazon-ssm-agent was installed from {result['url']}, but rpm reports it not installed instead of 3.3.1-1."
+    )
+
+
+def test_failed_dnf_install_names_dnf(vp):
+    claim(vp.host, RHEL)
+    vp.host.install_results = [(1, "", "Error: Problem: nothing provides python3 needed by amazon-ssm-agent\n")]
+    urls = publish_rpm(vp.mirror, "3.3.1-1")
+    result = vp.run(args_for(urls, vp.keyring))
+    assert result["failed"] and result["rc"] == 1
+    assert result["msg"] == (
+        f"Unable to install amazon-ssm-agent from {urls[0]} (its signature verified): dnf exited with 1: "
+        "Error: Problem: nothing provides python3 needed by amazon-ssm-agent"
+    )
+    assert_nothing_left(vp.host)
+
+
+def test_zypper_informational_exit_code_is_success(vp):
+    claim(vp.host, SLES)
+    real = vp.host.fake_zypper
+
+    def reboot_needed(args, kwargs):
+        rc, out, err = real(args, kwargs)
+        return 102, out, err  # ZYPPER_EXIT_INF_REBOOT_NEEDED
+
+    vp.host.fake_zypper = reboot_needed
+    result = vp.run(args_for(publish_rpm(vp.mirror, "3.3.1-1"), vp.keyring))
+    assert not result.get("failed"), result["msg"]
+    assert result["installed"] is True and result["version"] == "3.3.1-1"
+
+
+@pytest.mark.parametrize(
+    ("os_release", "present", "expected"),
+    [
+        (RHEL, {"dnf", "yum", "zypper"}, "dnf"),
+        (RHEL, {"dnf5", "yum"}, "dnf5"),
+        (RHEL, {"yum"}, "yum"),
+        (SLES, {"dnf", "zypper"}, "zypper"),
+        (SLES, {"dnf"}, "dnf"),
+    ],
+)
+def test_installer_choice(vp, os_release, present, expected):
+    claim(vp.host, os_release)
+    vp.host.missing.update({"dnf", "dnf5", "yum", "zypper"} - present)
+    vp.run(args_for(publish_rpm(vp.mirror, "3.3.1-1"), vp.keyring))
+    assert os.path.basename(install_commands(vp.host)[0][0]) == expected
+
+
+def test_rpm_host_without_an_installer_fails_before_downloading(vp):
+    claim(vp.host, RHEL)
+    vp.host.missing.update({"dnf", "dnf5", "yum", "zypper"})
+    result = vp.run(args_for(publish_rpm(vp.mirror, "3.3.1-1"), vp.keyring))
+    assert result["failed"]
+    assert result["msg"].startswith("Unable to install amazon-ssm-agent: none of dnf, dnf5, yum, zypper was found")
+    assert "An .rpm package needs rpm and dnf, yum or zypper" in result["msg"]
+    assert vp.downloads == []
+
+
+def test_file_that_is_not_an_rpm_is_refused(vp):
+    claim(vp.host, RHEL)
+    path = vp.mirror.root / "junk.rpm"
+    path.write_bytes(b"<html>Not found</html>")
+    (vp.mirror.root / "junk.rpm.sig").write_bytes(fake_signature(path.read_bytes()))
+    urls = (path.as_uri(), (vp.mirror.root / "junk.rpm.sig").as_uri())
+    result = vp.run(args_for(urls, vp.keyring))
+    assert result["failed"] and result["msg"].startswith(f"Unable to read {urls[0]}: it is not an RPM package.")
+    assert_nothing_left(vp.host)
+
+
+@pytest.mark.parametrize(
+    ("os_release", "url", "option", "expected"),
+    [
+        (RHEL, "https://mirror/amazon-ssm-agent.deb", "auto", "deb"),  # the file name wins over the host
+        (UBUNTU, "https://mirror/pool/amazon-ssm-agent.RPM?x=1", "auto", "rpm"),
+        (RHEL, "https://mirror/latest/amazon-ssm-agent", "auto", "rpm"),  # no ending: the host's own format
+        (UBUNTU, "https://mirror/latest/amazon-ssm-agent", "auto", "deb"),
+        ("", "https://mirror/latest/amazon-ssm-agent", "auto", "deb"),  # unknown distribution: deb, as before
+        (UBUNTU, "https://mirror/amazon-ssm-agent.deb", "rpm", "rpm"),  # the option wins over both
+    ],
+)
+def test_format_choice(os_release, url, option, expected):
+    assert package_formats.choose_format(option, url, package_formats.parse_os_release(os_release)) == expected
+
+
+def test_format_option_picks_the_backend(vp):
+    claim(vp.host, UBUNTU)
+    urls = vp.mirror.publish("3.3.1-1", file_name="download")
+    result = vp.run(args_for(urls, vp.keyring, format="rpm"))
+    assert not result.get("failed"), result["msg"]
+    assert result["format"] == "rpm" and install_commands(vp.host)
+    assert vp.host.commands("dpkg-query") == []
+
+
+def test_rpm_check_mode_installs_nothing(vp):
+    claim(vp.host, RHEL)
+    result = vp.run(args_for(publish_rpm(vp.mirror, "3.3.1-1"), vp.keyring), check_mode=True, diff=True)
+    assert result["changed"] is True and result["installed"] is True and result["version"] == "3.3.1-1"
+    assert install_commands(vp.host) == [] and vp.host.rpm_status == {}
+    assert result["diff"]["after"].startswith("amazon-ssm-agent 3.3.1-1\n")
+    assert_nothing_left(vp.host)
+
+
+# Real rpm: the query formats as rpm itself reads them -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def built_rpm(tmp_path_factory):
+    if not (shutil.which("rpm") and shutil.which("rpmbuild")):
+        pytest.skip("rpm and rpmbuild are needed for the real rpm tests")
+    top = tmp_path_factory.mktemp("rpmbuild")
+    spec = top / "test.spec"
+    spec.write_text(
+        "Name: amazon-ssm-agent\nEpoch: 3\nVersion: 3.3.1957.0\nRelease: 1\nSummary: test\nLicense: MIT\n"
+        "BuildArch: noarch\nRequires: python3\n%description\ntest\n%files\n"
+    )
+    subprocess.run(
+        ["rpmbuild", "-bb", "--quiet", "--define", f"_topdir {top}", "--define", f"_rpmdir {top}/out", str(spec)],
+        check=True,
+        capture_output=True,
+    )
+    return next((top / "out").rglob("*.rpm"))
+
+
+def test_real_rpm_reads_the_file_fields(built_rpm, tmp_path):
+    def run_command(args):
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    module = types.SimpleNamespace(get_bin_path=shutil.which, run_command=run_command)
+
+    def fail(msg, **kwargs):
+        raise AssertionError(msg)
+
+    backend = package_formats.RpmBackend(module, fail, NAME, "file:///p.rpm")
+    fields = backend.file_fields(str(built_rpm))
+    assert fields["name"] == NAME and fields["version"] == "3:3.3.1957.0-1"
+    assert "python3" in fields["requires"]
+    # A package rpm has never heard of: not installed, not an error.
+    backend.name = "fleet-ecs-anywhere-never-installed"
+    assert backend.installed_version() is None
+    junk = tmp_path / "junk.rpm"
+    junk.write_text("/etc/passwd\n")  # a manifest to rpm without --nomanifest
+    with pytest.raises(AssertionError, match="it is not an RPM package"):
+        backend.file_fields(str(junk))
