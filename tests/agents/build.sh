@@ -1,13 +1,22 @@
 #!/bin/sh
-# Build the stand-in agent packages from the sources in tests/agents/src (no network needed):
-#   amazon-ssm-agent_<ver>_<arch>.deb for SSM_VERSION (the release the mirror publishes as latest) and
-#   SSM_NEXT_VERSION (the release a test publishes later), amazon-ecs-init_<ver>_<arch>.deb for each ECS version;
+# Build the stand-in agent packages from the sources in tests/agents/src (no network needed), as .debs and RPMs
+# from the same staged files:
+#   amazon-ssm-agent_<ver>_<arch>.deb and amazon-ssm-agent-<ver>.<rpmarch>.rpm for SSM_VERSION (the release the
+#   mirror publishes as latest) and SSM_NEXT_VERSION (the release a test publishes later);
+#   amazon-ecs-init_<ver>_<arch>.deb and amazon-ecs-init-<ver>.<rpmarch>.rpm for each ECS version
+#   (<rpmarch>: x86_64 for amd64, aarch64 for arm64; RPM Version = <ver> less its "-N" revision, Release = N);
 #   docker/ with the stand-ins of Docker's own packages: docker-ce and docker-ce-cli
-#   (5:<ver>~debian.<N>~<codename>, per codename and version) and containerd.io (<ver>, per version).
+#   (5:<ver>~debian.<N>~<codename>, 5:<ver>~ubuntu.<N>~<codename>, per codename and version) and containerd.io
+#   (<ver>, per version);
+#   docker/rpm/ with Docker's RPMs: docker-ce and docker-ce-cli (Epoch 3, Release <rev>.<el9|el10|fc43...>) and
+#   containerd.io (Release <rev>.<tag>) per dist tag of DOCKER_RPM_REPOS, and the distributions' own docker,
+#   containerd and runc per DOCKER_DISTRO_REPOS (docker/rpm/<repo>/, e.g. docker/rpm/amazonlinux/2023/).
 # Usage: tests/agents/build.sh OUTDIR     (no-op when the inputs did not change)
 # Env:   SSM_VERSION (3.3.1957.0-1), SSM_NEXT_VERSION (3.3.2299.0-1), ECS_VERSIONS ("1.105.1-1 1.106.0-1"),
 #        ARCHES ("amd64 arm64"), DOCKER_VERSIONS ("27.3.1-1 27.5.1-1"), CONTAINERD_VERSIONS ("1.7.24-1 1.7.25-1"),
-#        DOCKER_CODENAMES ("bullseye:11 bookworm:12 trixie:13"), DOCKER_ARCHES ("amd64")
+#        DOCKER_CODENAMES ("bullseye:11 bookworm:12 trixie:13"), DOCKER_UBUNTU_CODENAMES ("jammy:22.04 noble:24.04"),
+#        DOCKER_ARCHES ("amd64"), DOCKER_RPM_REPOS ("centos:9 centos:10 rhel:9 rhel:10 fedora:43 fedora:44
+#        fedora:45"), DOCKER_DISTRO_REPOS ("amazonlinux/2023 suse/15")
 set -eu
 
 OUT=${1:?usage: build.sh OUTDIR}
@@ -20,33 +29,91 @@ ARCHES=${ARCHES:-"amd64 arm64"}
 DOCKER_VERSIONS=${DOCKER_VERSIONS:-"27.3.1-1 27.5.1-1"}
 CONTAINERD_VERSIONS=${CONTAINERD_VERSIONS:-"1.7.24-1 1.7.25-1"}
 DOCKER_CODENAMES=${DOCKER_CODENAMES:-"bullseye:11 bookworm:12 trixie:13"}
+DOCKER_UBUNTU_CODENAMES=${DOCKER_UBUNTU_CODENAMES:-"jammy:22.04 noble:24.04"}
 DOCKER_ARCHES=${DOCKER_ARCHES:-amd64}
+DOCKER_RPM_REPOS=${DOCKER_RPM_REPOS:-"centos:9 centos:10 rhel:9 rhel:10 fedora:43 fedora:44 fedora:45"}
+DOCKER_DISTRO_REPOS=${DOCKER_DISTRO_REPOS:-"amazonlinux/2023 suse/15"}
 RUNC_VERSION=1.2.2
 # Fixed mtimes make the packages reproducible (same inputs -> same bytes).
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
 export SOURCE_DATE_EPOCH
 
+"$HERE/../harness/ensure-build-tools.sh"
+
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
+rpm_arch() {  # rpm_arch DEBARCH -> the RPM architecture
+    case $1 in amd64) echo x86_64 ;; arm64) echo aarch64 ;; *) echo "$1" ;; esac
+}
+
+# The RPM dist tag of a Docker repository: centos:9 -> el9, rhel:10 -> el10, fedora:43 -> fc43.
+dist_tag() {
+    case ${1%:*} in fedora) echo "fc${1#*:}" ;; centos|rhel) echo "el${1#*:}" ;;
+        *) echo "build.sh: unknown Docker RPM repository $1" >&2; return 1 ;; esac
+}
+DOCKER_RPM_TAGS=$(for r in $DOCKER_RPM_REPOS; do dist_tag "$r"; done | LC_ALL=C sort -u | tr '\n' ' ')
+
+# distro_evr REPO PACKAGE UPSTREAM REVISION: sets dv and dr, the Version and Release of the distribution's own
+# package, as it names them (Amazon Linux 2023: docker-25.0.8-1.amzn2023.0.4; SUSE: docker-27.5.1_ce-150000.218.1).
+distro_evr() {
+    case $1 in
+        amazonlinux/2023) dv=$3 dr="$4.amzn2023.0.1" ;;
+        suse/15) dv=$3 dr="150000.$4"; if [ "$2" = docker ]; then dv="${3}_ce"; fi ;;
+        *) echo "build.sh: unknown distribution repository $1" >&2; exit 1 ;;
+    esac
+}
+
 stamp=$( (echo "$SSM_VERSION|$SSM_NEXT_VERSION|$ECS_VERSIONS|$ARCHES|$SOURCE_DATE_EPOCH";
-          echo "$DOCKER_VERSIONS|$CONTAINERD_VERSIONS|$DOCKER_CODENAMES|$DOCKER_ARCHES";
+          echo "$DOCKER_VERSIONS|$CONTAINERD_VERSIONS|$DOCKER_CODENAMES|$DOCKER_UBUNTU_CODENAMES|$DOCKER_ARCHES";
+          echo "$DOCKER_RPM_REPOS|$DOCKER_DISTRO_REPOS"
           cd "$HERE" && find build.sh src -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | LC_ALL=C sort |
           xargs sha256sum) | sha256sum | cut -d' ' -f1)
 
 expected=""
 for arch in $ARCHES; do
-    for v in $SSM_VERSION $SSM_NEXT_VERSION; do expected="$expected amazon-ssm-agent_${v}_${arch}.deb"; done
-    for v in $ECS_VERSIONS; do expected="$expected amazon-ecs-init_${v}_${arch}.deb"; done
+    ra=$(rpm_arch "$arch")
+    for v in $SSM_VERSION $SSM_NEXT_VERSION; do
+        expected="$expected amazon-ssm-agent_${v}_${arch}.deb amazon-ssm-agent-${v}.${ra}.rpm"
+    done
+    for v in $ECS_VERSIONS; do expected="$expected amazon-ecs-init_${v}_${arch}.deb amazon-ecs-init-${v}.${ra}.rpm"; done
 done
 for arch in $DOCKER_ARCHES; do
-    for v in $CONTAINERD_VERSIONS; do expected="$expected docker/containerd.io_${v}_${arch}.deb"; done
+    ra=$(rpm_arch "$arch")
+    for v in $CONTAINERD_VERSIONS; do
+        expected="$expected docker/containerd.io_${v}_${arch}.deb"
+        for tag in $DOCKER_RPM_TAGS; do expected="$expected docker/rpm/containerd.io-${v}.${tag}.${ra}.rpm"; done
+    done
     for cn in $DOCKER_CODENAMES; do
         for v in $DOCKER_VERSIONS; do
             for p in docker-ce docker-ce-cli; do
                 expected="$expected docker/${p}_${v}~debian.${cn#*:}~${cn%:*}_${arch}.deb"
             done
         done
+    done
+    for cn in $DOCKER_UBUNTU_CODENAMES; do
+        for v in $DOCKER_VERSIONS; do
+            for p in docker-ce docker-ce-cli; do
+                expected="$expected docker/${p}_${v}~ubuntu.${cn#*:}~${cn%:*}_${arch}.deb"
+            done
+        done
+    done
+    for tag in $DOCKER_RPM_TAGS; do
+        for v in $DOCKER_VERSIONS; do
+            for p in docker-ce docker-ce-cli; do expected="$expected docker/rpm/${p}-${v}.${tag}.${ra}.rpm"; done
+        done
+    done
+    for repo in $DOCKER_DISTRO_REPOS; do
+        for v in $DOCKER_VERSIONS; do
+            distro_evr "$repo" docker "${v%-*}" "${v##*-}"
+            expected="$expected docker/rpm/$repo/docker-$dv-$dr.$ra.rpm"
+        done
+        for v in $CONTAINERD_VERSIONS; do
+            distro_evr "$repo" containerd "${v%-*}" "${v##*-}"
+            expected="$expected docker/rpm/$repo/containerd-$dv-$dr.$ra.rpm"
+        done
+        distro_evr "$repo" runc "$RUNC_VERSION" 1
+        expected="$expected docker/rpm/$repo/runc-$dv-$dr.$ra.rpm"
     done
 done
 
@@ -61,6 +128,8 @@ fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+RPM_JOBS="$WORK/rpm-jobs"
+: > "$RPM_JOBS"
 
 subst() {  # subst FILE VERSION ARCH -> stdout
     sed -e "s/@VERSION@/$2/g" -e "s/@ARCH@/$3/g" -e "s/@SSM_VERSION@/${2%-*}/g" \
@@ -78,45 +147,116 @@ finish() {  # finish ROOTDIR DEB [COMPRESSION]
     echo "agents: built $(basename "$2")"
 }
 
+# Directories every host has: the RPMs own only their own directories below these.
+SHARED_DIRS=" /etc /usr /usr/bin /usr/lib /usr/libexec /usr/lib/systemd /usr/lib/systemd/system /usr/share"
+SHARED_DIRS="$SHARED_DIRS /usr/share/doc /var /var/lib /var/log /var/cache "
+
+# rpm_package STAGE SPECIN VERSION-REVISION ARCH OUTDIR [CONFFILES [SCRIPTLETS]]: the spec of one RPM (SPECIN's
+# header and scriptlets with @RPM_VERSION@/@RPM_RELEASE@ from VERSION-REVISION, SCRIPTLETS appended, %install
+# copying STAGE, %files listing it, CONFFILES as %config(noreplace)); queued, rpmbuild runs them all at the end.
+# STAGE holds the same files as the .deb's root, with units under usr/lib/systemd/system.
+rpm_package() {
+    stage=$1 conffiles=${6:-}
+    spec="$stage.spec"
+    find "$stage" -type d -exec chmod 0755 {} +
+    find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    {
+        sed -e "s/@RPM_VERSION@/${3%-*}/g" -e "s/@RPM_RELEASE@/${3##*-}/g" -e "s|@VENDOR@|${vendor:-}|g" "$2"
+        if [ -n "${7:-}" ]; then echo; dsubst "$7" "" "" ""; fi
+        printf '\n%%install\nmkdir -p %%{buildroot}\ncp -a %s/. %%{buildroot}/\n\n%%files\n%%defattr(-,root,root,-)\n' \
+            "$stage"
+        (cd "$stage" && find . -mindepth 1 -printf '%y %P\n' | LC_ALL=C sort -k 2) |
+            awk -v shared="$SHARED_DIRS" -v conf=" $(printf '%s' "$conffiles" | tr '\n' ' ') " '{
+                p = "/" $2
+                if ($1 == "d") { if (index(shared, " " p " ") == 0) print "%dir " p }
+                else if (index(conf, " " p " ")) print "%config(noreplace) " p
+                else print p
+            }'
+    } > "$spec"
+    echo "$spec $(rpm_arch "$4") $5" >> "$RPM_JOBS"
+}
+
+# Build every queued spec, in parallel (each rpmbuild is short and single-threaded). Reproducible: build time and
+# file mtimes from SOURCE_DATE_EPOCH, a fixed build host, no brp scripts (no byte-compiling, no stripping).
+rpm_build_all() {
+    [ -s "$RPM_JOBS" ] || return 0
+    jobs=$(nproc 2>/dev/null || echo 4)
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    xargs -P "$jobs" -L 1 sh -c '
+        spec=$1 target=$2 outdir=$3 top=${1%.spec}.top
+        mkdir -p "$top" "$outdir"
+        rpmbuild -bb --quiet --target "$target" \
+            --define "_topdir $top" --define "_rpmdir $outdir" \
+            --define "_rpmfilename %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
+            --define "_buildhost fleet-ecs-anywhere-build" \
+            --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \
+            --define "__os_install_post %{nil}" --define "_build_id_links none" \
+            --define "_binary_payload w9.gzdio" --define "_binary_filedigest_algorithm 8" \
+            "$spec" > "$top.log" 2>&1 || { cat "$top.log" >&2; exit 255; }
+    ' sh < "$RPM_JOBS"
+    echo "agents: built $(wc -l < "$RPM_JOBS") RPMs"
+}
+
 common() {  # common LIBDIR
     install -d "$1"
     install -m 0644 "$SRC/common/sigv4.py" "$SRC/common/rsakey.py" "$SRC/common/awsclient.py" "$1/"
 }
 
-build_ssm() {  # build_ssm VERSION ARCH
-    version=$1 arch=$2
-    r="$WORK/ssm-$version-$arch"
-    install -d "$r/DEBIAN" "$r/usr/bin" "$r/lib/systemd/system" "$r/etc/amazon/ssm" \
-        "$r/var/lib/amazon/ssm" "$r/var/log/amazon/ssm" "$r/usr/share/doc/amazon-ssm-agent"
-    subst "$SRC/ssm/debian/control.in" "$version" "$arch" > "$r/DEBIAN/control"
-    install -m 0644 "$SRC/ssm/debian/conffiles" "$r/DEBIAN/conffiles"
-    for s in postinst prerm postrm; do install -m 0755 "$SRC/ssm/debian/$s" "$r/DEBIAN/$s"; done
-    subst "$SRC/ssm/amazon-ssm-agent" "$version" "$arch" > "$r/usr/bin/amazon-ssm-agent"
+stage_ssm() {  # stage_ssm ROOT VERSION ARCH UNITDIR: the files of amazon-ssm-agent
+    r=$1
+    install -d "$r/usr/bin" "$r/$4" "$r/etc/amazon/ssm" "$r/var/lib/amazon/ssm" "$r/var/log/amazon/ssm" \
+        "$r/usr/share/doc/amazon-ssm-agent"
+    subst "$SRC/ssm/amazon-ssm-agent" "$2" "$3" > "$r/usr/bin/amazon-ssm-agent"
     install -m 0755 "$SRC/ssm/ssm-cli" "$r/usr/bin/ssm-cli"
     chmod 0755 "$r/usr/bin/amazon-ssm-agent"
     common "$r/usr/lib/amazon-ssm-agent/standin"
-    install -m 0644 "$SRC/ssm/amazon-ssm-agent.service" "$r/lib/systemd/system/"
+    install -m 0644 "$SRC/ssm/amazon-ssm-agent.service" "$r/$4/"
     install -m 0644 "$SRC/ssm/amazon-ssm-agent.json.template" "$SRC/ssm/seelog.xml.template" "$r/etc/amazon/ssm/"
-    echo "Stand-in amazon-ssm-agent $version built by the fleet.ecs_anywhere test suite." \
+    echo "Stand-in amazon-ssm-agent $2 built by the fleet.ecs_anywhere test suite." \
         > "$r/usr/share/doc/amazon-ssm-agent/README.standin"
+}
+
+build_ssm() {  # build_ssm VERSION ARCH
+    version=$1 arch=$2
+    r="$WORK/ssm-$version-$arch"
+    stage_ssm "$r" "$version" "$arch" lib/systemd/system
+    install -d "$r/DEBIAN"
+    subst "$SRC/ssm/debian/control.in" "$version" "$arch" > "$r/DEBIAN/control"
+    install -m 0644 "$SRC/ssm/debian/conffiles" "$r/DEBIAN/conffiles"
+    for s in postinst prerm postrm; do install -m 0755 "$SRC/ssm/debian/$s" "$r/DEBIAN/$s"; done
     finish "$r" "$OUT/amazon-ssm-agent_${version}_${arch}.deb"
+
+    r="$WORK/rpm-ssm-$version-$arch"
+    stage_ssm "$r" "$version" "$arch" usr/lib/systemd/system
+    rpm_package "$r" "$SRC/ssm/rpm/amazon-ssm-agent.spec.in" "$version" "$arch" "$OUT" \
+        "$(cat "$SRC/ssm/debian/conffiles")"
+}
+
+stage_ecs() {  # stage_ecs ROOT VERSION ARCH UNITDIR: the files of amazon-ecs-init
+    r=$1
+    install -d "$r/usr/libexec" "$r/$4" "$r/etc/ecs" "$r/var/lib/ecs/data" "$r/var/log/ecs" "$r/var/cache/ecs" \
+        "$r/usr/share/doc/amazon-ecs-init"
+    subst "$SRC/ecs/amazon-ecs-init" "$2" "$3" > "$r/usr/libexec/amazon-ecs-init"
+    chmod 0755 "$r/usr/libexec/amazon-ecs-init"
+    common "$r/usr/lib/amazon-ecs-init/standin"
+    install -m 0644 "$SRC/ecs/ecs.service" "$r/$4/ecs.service"
+    echo 2 > "$r/var/cache/ecs/state"
+    echo "Stand-in amazon-ecs-init $2 built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/amazon-ecs-init/README.standin"
 }
 
 build_ecs() {  # build_ecs VERSION ARCH
     v=$1 arch=$2
     r="$WORK/ecs-$v-$arch"
-    install -d "$r/DEBIAN" "$r/usr/libexec" "$r/lib/systemd/system" "$r/etc/ecs" "$r/var/lib/ecs/data" \
-        "$r/var/log/ecs" "$r/var/cache/ecs" "$r/usr/share/doc/amazon-ecs-init"
+    stage_ecs "$r" "$v" "$arch" lib/systemd/system
+    install -d "$r/DEBIAN"
     subst "$SRC/ecs/debian/control.in" "$v" "$arch" > "$r/DEBIAN/control"
     for s in postinst prerm postrm; do install -m 0755 "$SRC/ecs/debian/$s" "$r/DEBIAN/$s"; done
-    subst "$SRC/ecs/amazon-ecs-init" "$v" "$arch" > "$r/usr/libexec/amazon-ecs-init"
-    chmod 0755 "$r/usr/libexec/amazon-ecs-init"
-    common "$r/usr/lib/amazon-ecs-init/standin"
-    install -m 0644 "$SRC/ecs/ecs.service" "$r/lib/systemd/system/ecs.service"
-    echo 2 > "$r/var/cache/ecs/state"
-    echo "Stand-in amazon-ecs-init $v built by the fleet.ecs_anywhere test suite." \
-        > "$r/usr/share/doc/amazon-ecs-init/README.standin"
     finish "$r" "$OUT/amazon-ecs-init_${v}_${arch}.deb"
+
+    r="$WORK/rpm-ecs-$v-$arch"
+    stage_ecs "$r" "$v" "$arch" usr/lib/systemd/system
+    rpm_package "$r" "$SRC/ecs/rpm/amazon-ecs-init.spec.in" "$v" "$arch" "$OUT"
 }
 
 dsubst() {  # dsubst FILE VERSION ARCH UPSTREAM -> stdout (placeholders of the docker stand-ins)
@@ -137,56 +277,133 @@ docker_package() {
     finish "$r" "$6" gzip
 }
 
+# docker_rpm STAGE NAME VERSION-RELEASE ARCH OUTDIR [UNITS SERVICES [CONFFILES]]: queue the RPM of a docker stand-in
+# (src/docker/rpm/NAME.spec.in), with the scriptlets that enable and start the units, as docker_package does.
+docker_rpm() {
+    units=${6:-} services=${7:-}
+    rpm_package "$1" "$SRC/docker/rpm/$2.spec.in" "$3" "$4" "$5" "${8:-}" \
+        "$(if [ -n "$units" ]; then echo "$SRC/docker/rpm/scriptlets.in"; fi)"
+}
+
+# The stand-ins' files, staged once per package format (UNITDIR lib/systemd/system for .debs,
+# usr/lib/systemd/system for RPMs), from the same sources.
+stage_containerd() {  # stage_containerd ROOT VERSION ARCH UPSTREAM UNITDIR PACKAGE PROGRAMS
+    r=$1
+    install -d "$r/usr/bin" "$r/usr/share/doc/$6"
+    for f in $7; do dsubst "$SRC/docker/$f" "$2" "$3" "$4" > "$r/usr/bin/$f"; chmod 0755 "$r/usr/bin/$f"; done
+    case " $7 " in *" containerd "*)
+        install -d "$r/$5" "$r/etc/containerd"
+        install -m 0644 "$SRC/docker/containerd.service" "$r/$5/"
+        install -m 0644 "$SRC/docker/config.toml" "$r/etc/containerd/" ;;
+    esac
+    echo "Stand-in $6 $2 built by the fleet.ecs_anywhere test suite." > "$r/usr/share/doc/$6/README.standin"
+}
+
+stage_engine() {  # stage_engine ROOT VERSION ARCH UPSTREAM UNITDIR PACKAGE: dockerd and its units
+    r=$1
+    install -d "$r/usr/bin" "$r/$5" "$r/usr/share/doc/$6"
+    dsubst "$SRC/docker/dockerd" "$2" "$3" "$4" > "$r/usr/bin/dockerd"
+    chmod 0755 "$r/usr/bin/dockerd"
+    install -m 0644 "$SRC/docker/docker.service" "$SRC/docker/docker.socket" "$r/$5/"
+    echo "Stand-in $6 ${2#*:} built by the fleet.ecs_anywhere test suite." > "$r/usr/share/doc/$6/README.standin"
+}
+
+stage_cli() {  # stage_cli ROOT VERSION ARCH UPSTREAM PACKAGE: the docker CLI
+    r=$1
+    install -d "$r/usr/bin" "$r/usr/share/doc/$5"
+    dsubst "$SRC/docker/docker" "$2" "$3" "$4" > "$r/usr/bin/docker"
+    chmod 0755 "$r/usr/bin/docker"
+    echo "Stand-in $5 ${2#*:} built by the fleet.ecs_anywhere test suite." > "$r/usr/share/doc/$5/README.standin"
+}
+
+CONTAINERD_CONFFILES=/etc/containerd/config.toml
+
 build_containerd() {  # build_containerd VERSION ARCH
     v=$1 arch=$2 up=${1%-*}
     r="$WORK/containerd-$v-$arch"
-    install -d "$r/DEBIAN" "$r/usr/bin" "$r/lib/systemd/system" "$r/etc/containerd" "$r/usr/share/doc/containerd.io"
     units="" services=""
-    for f in containerd ctr runc; do dsubst "$SRC/docker/$f" "$v" "$arch" "$up" > "$r/usr/bin/$f"; done
-    chmod 0755 "$r/usr/bin/containerd" "$r/usr/bin/ctr" "$r/usr/bin/runc"
-    install -m 0644 "$SRC/docker/containerd.service" "$r/lib/systemd/system/"
-    install -m 0644 "$SRC/docker/config.toml" "$r/etc/containerd/"
-    echo /etc/containerd/config.toml > "$r/DEBIAN/conffiles"
-    echo "Stand-in containerd.io $v built by the fleet.ecs_anywhere test suite." \
-        > "$r/usr/share/doc/containerd.io/README.standin"
+    stage_containerd "$r" "$v" "$arch" "$up" lib/systemd/system containerd.io "containerd ctr runc"
+    install -d "$r/DEBIAN"
+    echo "$CONTAINERD_CONFFILES" > "$r/DEBIAN/conffiles"
     docker_package "$r" containerd.io "$v" "$arch" "$up" "$OUT/docker/containerd.io_${v}_${arch}.deb" \
         containerd.service containerd.service
+    for tag in $DOCKER_RPM_TAGS; do
+        r="$WORK/rpm-containerd.io-$v.$tag-$arch"
+        stage_containerd "$r" "$v.$tag" "$arch" "$up" usr/lib/systemd/system containerd.io "containerd ctr runc"
+        docker_rpm "$r" containerd.io "$v.$tag" "$arch" "$OUT/docker/rpm" containerd.service containerd.service \
+            "$CONTAINERD_CONFFILES"
+    done
 }
 
-build_docker() {  # build_docker VERSION CODENAME:NUMBER ARCH -> docker-ce and docker-ce-cli
-    full="${1}~debian.${2#*:}~${2%:*}" arch=$3 up=${1%-*}
+build_docker() {  # build_docker VERSION CODENAME:NUMBER ARCH [DISTRO] -> docker-ce and docker-ce-cli (.debs)
+    full="${1}~${4:-debian}.${2#*:}~${2%:*}" arch=$3 up=${1%-*}
     units="" services=""
     r="$WORK/docker-ce-$full-$arch"
-    install -d "$r/DEBIAN" "$r/usr/bin" "$r/lib/systemd/system" "$r/usr/share/doc/docker-ce"
-    dsubst "$SRC/docker/dockerd" "5:$full" "$arch" "$up" > "$r/usr/bin/dockerd"
-    chmod 0755 "$r/usr/bin/dockerd"
-    install -m 0644 "$SRC/docker/docker.service" "$SRC/docker/docker.socket" "$r/lib/systemd/system/"
-    echo "Stand-in docker-ce $full built by the fleet.ecs_anywhere test suite." \
-        > "$r/usr/share/doc/docker-ce/README.standin"
+    stage_engine "$r" "5:$full" "$arch" "$up" lib/systemd/system docker-ce
+    install -d "$r/DEBIAN"
     docker_package "$r" docker-ce "5:$full" "$arch" "$up" "$OUT/docker/docker-ce_${full}_${arch}.deb" \
         "docker.socket docker.service" docker.service
 
     units="" services=""
     r="$WORK/docker-ce-cli-$full-$arch"
-    install -d "$r/DEBIAN" "$r/usr/bin" "$r/usr/share/doc/docker-ce-cli"
-    dsubst "$SRC/docker/docker" "5:$full" "$arch" "$up" > "$r/usr/bin/docker"
-    chmod 0755 "$r/usr/bin/docker"
-    echo "Stand-in docker-ce-cli $full built by the fleet.ecs_anywhere test suite." \
-        > "$r/usr/share/doc/docker-ce-cli/README.standin"
+    stage_cli "$r" "5:$full" "$arch" "$up" docker-ce-cli
+    install -d "$r/DEBIAN"
     docker_package "$r" docker-ce-cli "5:$full" "$arch" "$up" "$OUT/docker/docker-ce-cli_${full}_${arch}.deb"
+}
+
+build_docker_rpm() {  # build_docker_rpm VERSION TAG ARCH -> docker-ce and docker-ce-cli (RPMs, Epoch 3)
+    v="$1.$2" arch=$3 up=${1%-*}
+    r="$WORK/rpm-docker-ce-$v-$arch"
+    stage_engine "$r" "3:$v" "$arch" "$up" usr/lib/systemd/system docker-ce
+    docker_rpm "$r" docker-ce "$v" "$arch" "$OUT/docker/rpm" "docker.socket docker.service" docker.service
+    r="$WORK/rpm-docker-ce-cli-$v-$arch"
+    stage_cli "$r" "3:$v" "$arch" "$up" docker-ce-cli
+    docker_rpm "$r" docker-ce-cli "$v" "$arch" "$OUT/docker/rpm"
+}
+
+build_distro() {  # build_distro REPO ARCH -> the distribution's own docker, containerd and runc (RPMs)
+    repo=$1 arch=$2 out="$OUT/docker/rpm/$1" slug=$(echo "$1" | tr / -)
+    case $repo in amazonlinux/*) vendor="Amazon Linux" ;; suse/*) vendor="SUSE LLC <https://www.suse.com/>" ;; esac
+    for v in $DOCKER_VERSIONS; do
+        distro_evr "$repo" docker "${v%-*}" "${v##*-}"
+        r="$WORK/rpm-distro-$slug-docker-$dv-$dr-$arch"
+        stage_engine "$r" "$dv-$dr" "$arch" "${v%-*}" usr/lib/systemd/system docker
+        stage_cli "$r" "$dv-$dr" "$arch" "${v%-*}" docker
+        docker_rpm "$r" docker "$dv-$dr" "$arch" "$out" "docker.socket docker.service" docker.service
+    done
+    for v in $CONTAINERD_VERSIONS; do
+        distro_evr "$repo" containerd "${v%-*}" "${v##*-}"
+        r="$WORK/rpm-distro-$slug-containerd-$dv-$dr-$arch"
+        stage_containerd "$r" "$dv-$dr" "$arch" "${v%-*}" usr/lib/systemd/system containerd "containerd ctr"
+        docker_rpm "$r" containerd "$dv-$dr" "$arch" "$out" containerd.service containerd.service \
+            "$CONTAINERD_CONFFILES"
+    done
+    distro_evr "$repo" runc "$RUNC_VERSION" 1
+    r="$WORK/rpm-distro-$slug-runc-$dv-$dr-$arch"
+    stage_containerd "$r" "$dv-$dr" "$arch" "$RUNC_VERSION" usr/lib/systemd/system runc runc
+    docker_rpm "$r" runc "$dv-$dr" "$arch" "$out"
+    vendor=""
 }
 
 for arch in $ARCHES; do
     for v in $SSM_VERSION $SSM_NEXT_VERSION; do build_ssm "$v" "$arch"; done
     for v in $ECS_VERSIONS; do build_ecs "$v" "$arch"; done
 done
-# The mirror takes every .deb here: none may be left from other versions.
+# The mirror takes every package under docker/: none may be left from other versions.
 rm -rf "$OUT/docker"
-mkdir -p "$OUT/docker"
+mkdir -p "$OUT/docker/rpm"
 for arch in $DOCKER_ARCHES; do
     for v in $CONTAINERD_VERSIONS; do build_containerd "$v" "$arch"; done
     for cn in $DOCKER_CODENAMES; do
         for v in $DOCKER_VERSIONS; do build_docker "$v" "$cn" "$arch"; done
     done
+    for cn in $DOCKER_UBUNTU_CODENAMES; do
+        for v in $DOCKER_VERSIONS; do build_docker "$v" "$cn" "$arch" ubuntu; done
+    done
+    for tag in $DOCKER_RPM_TAGS; do
+        for v in $DOCKER_VERSIONS; do build_docker_rpm "$v" "$tag" "$arch"; done
+    done
+    for repo in $DOCKER_DISTRO_REPOS; do build_distro "$repo" "$arch"; done
 done
+rpm_build_all
 echo "$stamp" > "$OUT/.inputs.sha256"

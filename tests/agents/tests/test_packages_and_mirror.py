@@ -113,7 +113,8 @@ def test_next_ssm_release_is_staged_outside_the_mirror(build):
         assert _deb_field(build / "mirror-next" / path, "Version") == SSM_NEXT
         assert (build / "mirror-next" / (path + ".sig")).is_file()
     staged = [p for p in (build / "mirror-next").rglob("*") if p.is_file()]
-    assert len(staged) == 2 * len(ARCHES), staged
+    # The .deb and the .rpm (linux_<arch>/amazon-ssm-agent.rpm) with their signatures, per architecture.
+    assert len(staged) == 4 * len(ARCHES), staged
 
 
 def _gpg_verify(keyring_home, sig, data):
