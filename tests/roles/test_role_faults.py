@@ -162,15 +162,21 @@ def test_credential_chain_that_would_hijack_the_agents(world, workdir, fresh_hos
     assert harness.host_exec(fresh_host, "dpkg-query -W amazon-ssm-agent", check=False).returncode != 0
 
 
+def rocky(version: str) -> dict:
+    os_release = f'ID="rocky"\nID_LIKE="rhel centos fedora"\nNAME="Rocky Linux"\nVERSION_ID="{version}"\n'
+    return {"/etc/os-release": os_release, "/etc/redhat-release": f"Rocky Linux release {version}\n"}
+
+
+# What the host claims (os-release, plus the release file Ansible reads first on the RHEL family), the extra
+# variables of the run, and what the refusal must say.
 REFUSED_HOSTS = {
-    "ubuntu2004": ('ID=ubuntu\nID_LIKE=debian\nNAME=Ubuntu\nVERSION_ID="20.04"\nVERSION_CODENAME=focal\n', {},
+    "ubuntu2004": ({"/etc/os-release": 'ID=ubuntu\nID_LIKE=debian\nNAME=Ubuntu\nVERSION_ID="20.04"\n'}, {},
                    ["Ubuntu 20.04 and older are out of standard support"]),
-    "amazon2": ('ID="amzn"\nID_LIKE="centos rhel fedora"\nNAME="Amazon Linux"\nVERSION_ID="2"\n', {},
-                ["Amazon Linux 2 reached its end of life", "Amazon Linux 2023"]),
-    "rocky8": ('ID="rocky"\nID_LIKE="rhel centos fedora"\nNAME="Rocky Linux"\nVERSION_ID="8.10"\n', {},
+    "amazon2": ({"/etc/os-release": 'ID="amzn"\nID_LIKE="centos rhel fedora"\nNAME="Amazon Linux"\nVERSION_ID="2"\n'},
+                {}, ["Amazon Linux 2 reached its end of life", "Amazon Linux 2023"]),
+    "rocky8": (rocky("8.10"), {},
                ["cannot drive dnf on Rocky Linux 8", "ansible/ansible#83357"]),
-    "rocky9-distro-docker": ('ID="rocky"\nID_LIKE="rhel centos fedora"\nNAME="Rocky Linux"\nVERSION_ID="9.5"\n',
-                             {"ecs_anywhere_docker_install_source": "distro"},
+    "rocky9-distro-docker": (rocky("9.5"), {"ecs_anywhere_docker_install_source": "distro"},
                              ["Rocky Linux ships podman, not Docker", "ecs_anywhere_docker_install_source to repo"]),
 }  # fmt: skip
 
@@ -178,14 +184,16 @@ REFUSED_HOSTS = {
 @pytest.mark.parametrize("claimed", REFUSED_HOSTS)
 def test_refused_platforms_change_nothing(world, workdir, fresh_host, claimed):
     # The fresh host claims another release for one run (the preflight changes nothing), then Debian again.
-    os_release, extra_vars, messages = REFUSED_HOSTS[claimed]
-    harness.host_exec(fresh_host, "cp /etc/os-release /root/os-release.orig")
+    files, extra_vars, messages = REFUSED_HOSTS[claimed]
+    harness.host_exec(fresh_host, "cp /etc/os-release /root/os-release.orig && mv /etc/debian_version /root/")
     try:
-        harness.host_exec(fresh_host, f"printf '{os_release}' > /etc/os-release")
+        for path, content in files.items():
+            harness.host_exec(fresh_host, f"printf '{content}' > {path}")
         result = play(world, workdir, fresh_host, base_vars(world) | extra_vars)
         failed_with(result, *messages, "nothing was changed on the host")
     finally:
-        harness.host_exec(fresh_host, "cat /root/os-release.orig > /etc/os-release && rm /root/os-release.orig")
+        harness.host_exec(fresh_host, "cat /root/os-release.orig > /etc/os-release && rm /root/os-release.orig "
+                                      "&& rm -f /etc/redhat-release && mv /root/debian_version /etc/")  # fmt: skip
     untouched = harness.host_exec(fresh_host, "test ! -e /etc/ecs-anywhere -a ! -e /var/lib/ecs", check=False)
     assert untouched.returncode == 0
 
