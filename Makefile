@@ -107,7 +107,7 @@ molecule-families: venv docker agents
 
 .PHONY: role-faults
 role-faults: venv docker image-debian12 agents
-	$(BIN)/python -m pytest -q tests/roles/test_role_faults.py
+	$(BIN)/python -m pytest -q tests/roles/test_role_faults.py tests/roles/test_family_faults.py
 
 .PHONY: docker-repo
 docker-repo: venv docker image-debian12 agents
