@@ -30,11 +30,24 @@ def _settings(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+SNAP_UNIT = "snap.amazon-ssm-agent.amazon-ssm-agent"
+
+
+def _ssm_unit(host):
+    # The synthetic Ubuntu host carries the agent as Ubuntu's snap, which the role uses instead of a package.
+    return SNAP_UNIT if host.file(f"/etc/systemd/system/{SNAP_UNIT}.service").exists else "amazon-ssm-agent"
+
+
 @pytest.mark.parametrize("service", ["docker", "amazon-ssm-agent", "ecs"])
 def test_services_enabled_and_running(host, service):
-    unit = host.service(service)
+    unit = host.service(_ssm_unit(host) if service == "amazon-ssm-agent" else service)
     assert unit.is_enabled
     assert unit.is_running
+
+
+def test_one_ssm_agent(host):
+    snap = _ssm_unit(host) == SNAP_UNIT
+    assert _installed(host, "amazon-ssm-agent") != snap
 
 
 def test_docker_engine_answers(host):
@@ -54,9 +67,8 @@ def _installed(host, name):
     return host.package(name).is_installed
 
 
-@pytest.mark.parametrize("package", ["amazon-ssm-agent", "amazon-ecs-init"])
-def test_packages_installed(host, package):
-    assert _installed(host, package)
+def test_ecs_init_installed(host):
+    assert _installed(host, "amazon-ecs-init")
 
 
 def test_an_engine_package_is_installed(host):
@@ -116,7 +128,8 @@ def test_exec_ca_bundle(host):
 
 def test_signature_trust_not_weakened(host):
     # Dedicated keyrings, nothing imported into root's GnuPG home.
-    for name in ("amazon-ssm-agent", "amazon-ecs-agent"):
+    # A snap SSM agent is used as it is: no package, so no keyring of its own.
+    for name in ("amazon-ecs-agent",) if _ssm_unit(host) == SNAP_UNIT else ("amazon-ssm-agent", "amazon-ecs-agent"):
         keyring = host.file(f"/etc/ecs-anywhere/keyring/{name}.gpg")
         assert keyring.is_file
         assert keyring.user == "root"
