@@ -38,7 +38,10 @@ def render(
     ecs_version: str | None = None,
     attributes: dict | None = None,
     tags: dict | None = None,
+    host_vars: dict[str, dict] | None = None,
 ) -> str:
+    """The inventory, as YAML. ``host_vars`` (host -> variables) go on the hosts that have some (a mixed fleet's
+    per-family settings); hosts without any are written as before."""
     template = jinja2.Template(TEMPLATE.read_text(), keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     return template.render(
         world=world.describe() | {"region": world.region},
@@ -48,6 +51,8 @@ def render(
         ecs_version=ecs_version,
         attributes=DEFAULT_ATTRIBUTES if attributes is None else attributes,
         tags=DEFAULT_TAGS if tags is None else tags,
+        # JSON is YAML: one flow mapping per host, on the host's line.
+        host_vars={host: json.dumps(variables) for host, variables in (host_vars or {}).items() if variables},
     )
 
 

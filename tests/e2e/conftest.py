@@ -34,11 +34,31 @@ RECAP = re.compile(
 )
 
 
-def world_up(name: str, hosts: int, host_prefix: str | None = None) -> harness.World:
+def world_up(name: str, hosts: int, host_prefix: str | None = None, images: list[str] | None = None) -> harness.World:
     # AWS managed policies (AmazonSSMManagedInstanceCore, ...) exist in moto only when asked for; the emulator
     # inherits this environment.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    return harness.up(name, hosts=hosts, host_prefix=host_prefix)
+    return harness.up(name, hosts=hosts, host_prefix=host_prefix, images=images)
+
+
+# The package of the Docker engine each family's default source installs (roles/docker/vars).
+DOCKER_PACKAGE = {"Debian": "docker.io", "RedHat": "docker-ce", "Suse": "docker"}
+# Where a real Amazon Linux or SUSE host gets its docker package: its distribution's repository, which the test
+# mirror stands in for (as molecule/shared/prepare.yml gives it to the families scenario).
+DISTRO_REPOSITORY = {"amzn": "amazonlinux/2023", "opensuse-leap": "suse/15", "sles": "suse/15"}
+DISTRO_KEY = "/etc/pki/rpm-gpg/fleet-test-distribution.asc"
+
+
+def host_family(container: str) -> tuple[str, str]:
+    """(os_family as Ansible names it, os-release ID) of a host container, real or synthetic."""
+    out = harness.host_exec(container, '. /etc/os-release; echo "$ID|$ID_LIKE"').stdout.strip()
+    distro_id, _, like = out.partition("|")
+    words = {distro_id, *like.split()}
+    if words & {"debian", "ubuntu"}:
+        return "Debian", distro_id
+    if words & {"suse", "opensuse"}:
+        return "Suse", distro_id
+    return "RedHat", distro_id
 
 
 def world_down(name: str) -> None:
@@ -89,9 +109,72 @@ class Fleet:
         self.workdir = workdir
         self.cluster = cluster
         self.report_base = workdir / "fleet"
-        self.inventory = inventory.write(
-            world, workdir / "inventory.yml", cluster=cluster, report_path=self.report_base, **inventory_kwargs
-        )
+        self._families: dict[str, tuple[str, str]] = {}
+        if any(self.family(host) != "Debian" for host in world.hosts):
+            inventory_kwargs.setdefault("host_vars", self.family_host_vars())
+        self.inventory_kwargs = inventory_kwargs
+        self.inventory = self.write_inventory()
+
+    def write_inventory(self, **changes) -> Path:
+        """(Re)write the inventory; ``changes`` replace the inventory arguments the fleet was made with, for good."""
+        self.inventory_kwargs.update(changes)
+        return inventory.write(
+            self.world, self.workdir / "inventory.yml", cluster=self.cluster, report_path=self.report_base,
+            **self.inventory_kwargs,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ mixed fleets
+    def family(self, container: str) -> str:
+        """Debian, RedHat or Suse (Ansible's os_family) for a host of the fleet."""
+        if container not in self._families:
+            self._families[container] = host_family(container)
+        return self._families[container][0]
+
+    def family_host_vars(self) -> dict[str, dict]:
+        """Per-host variables of a mixed fleet: an RPM host that takes Docker from Docker's repository takes it from
+        the test mirror, signed with the test key (as molecule/families/molecule.yml sets it)."""
+        key = f"{{{{ lookup('ansible.builtin.file', '{self.world.signing_key}') }}}}"
+        distro = "{{ (ansible_facts | fleet.ecs_anywhere.platform).docker_repo_distro }}"
+        repo = f"{self.world.mirror_for_hosts}/docker/linux/{distro}"
+        return {
+            host: {"ecs_anywhere_docker_repo_url": repo, "ecs_anywhere_docker_repo_key": key}
+            for host in self.world.hosts
+            if self.family(host) == "RedHat"
+        }
+
+    def give_distribution_repositories(self) -> None:
+        """What a real Amazon Linux or SUSE host ships and a synthetic one lacks: its distribution's repository (the
+        one with the docker package), here the mirror's stand-in signed with the test key, trusted for packages."""
+        for host in self.world.hosts:
+            self.family(host)
+            distro_id = self._families[host][1]
+            if distro_id not in DISTRO_REPOSITORY:
+                continue
+            arch = self.host(host, "uname -m").stdout.strip()
+            url = f"{self.world.mirror_for_hosts}/distro/{DISTRO_REPOSITORY[distro_id]}/{arch}"
+            subprocess.run(["docker", "exec", host, "mkdir", "-p", os.path.dirname(DISTRO_KEY)], check=True)
+            subprocess.run(["docker", "cp", str(self.world.signing_key), f"{host}:{DISTRO_KEY}"], check=True)
+            if self.family(host) == "Suse":
+                add = (
+                    f"zypper --quiet --non-interactive addrepo --check --name 'SUSE 15 (fleet.ecs_anywhere test "
+                    f"stand-in)' {url} repo-oss"
+                )
+            else:
+                add = (
+                    "printf '%s\\n' '[amazonlinux]' 'name=Amazon Linux 2023 (fleet.ecs_anywhere test stand-in)' "
+                    f"'baseurl={url}' 'gpgcheck=1' 'gpgkey=file://{DISTRO_KEY}' > /etc/yum.repos.d/amazonlinux.repo"
+                )
+            self.host(host, f"chmod 0644 {DISTRO_KEY} && rpm --import {DISTRO_KEY} && {add}")
+
+    def package_version(self, container: str, package: str) -> str | None:
+        """The installed version-release of a package through the host family's package database (None: absent)."""
+        if self.family(container) == "Debian":
+            query = f"dpkg-query -W -f '${{Status}}|${{Version}}' {package}"
+            out = self.host(container, query, check=False).stdout
+            status, _, version = out.partition("|")
+            return version if status.endswith(" installed") else None
+        out = self.host(container, f"rpm -q --qf '%{{VERSION}}-%{{RELEASE}}' {package}", check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -225,6 +308,9 @@ class Fleet:
             "ls -d /var/lib/ecs /etc/ecs /var/lib/amazon/ssm /var/log/ecs /var/log/amazon/ssm 2>/dev/null; "
             "dpkg-query -W -f '${Package} ${Status}\\n' amazon-ecs-init amazon-ssm-agent 2>/dev/null"
             " | grep ' installed$'; "
+            # RPM hosts (synthetic ones hold dpkg too: both databases are asked).
+            "command -v rpm >/dev/null && rpm -q --qf '%{NAME} rpm installed\\n' amazon-ecs-init amazon-ssm-agent"
+            " 2>/dev/null | grep ' rpm installed$'; "
             "for unit in ecs amazon-ssm-agent; do systemctl -q is-active $unit && echo $unit active; done",
             check=False,
         ).stdout
@@ -267,10 +353,10 @@ def fleet_factory() -> Iterator:
     # Runs sharing a Docker engine (two checkouts, CI jobs) need their own containers, networks and state files.
     prefix = os.environ.get("ECSA_WORLD_PREFIX", "")
 
-    def make(name: str, hosts: int, **kwargs) -> Fleet:
+    def make(name: str, hosts: int, images: list[str] | None = None, **kwargs) -> Fleet:
         name = f"{prefix}{name}"
         names.append(name)
-        world = world_up(name, hosts, host_prefix=f"{name}-host" if prefix else None)
+        world = world_up(name, hosts, host_prefix=f"{name}-host" if prefix else None, images=images)
         workdir = harness.BUILD / "e2e" / name
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)

@@ -216,8 +216,18 @@ def _start_server(module: str, name: str, world: World, extra: list[str]) -> tup
     return proc.pid, int(port_file.read_text().strip())
 
 
-def up(name: str, hosts: int = 0, image: str = "debian12", host_prefix: str | None = None) -> World:
-    """Create (or recreate) the named world and return it."""
+def up(name: str, hosts: int = 0, image: str = "debian12", host_prefix: str | None = None,
+       images: list[str] | None = None) -> World:  # fmt: skip
+    """Create (or recreate) the named world and return it.
+
+    ``images`` picks each host's image in turn (host1 gets images[0], ...; a mixed fleet); without it every host
+    runs ``image``. With ``images``, ``hosts`` may be left at 0 (one host per image) and must otherwise match.
+    """
+    if images is not None:
+        images = list(images)
+        if hosts and hosts != len(images):
+            raise ValueError(f"{hosts} hosts but {len(images)} images ({images})")
+        hosts = len(images)
     ensure_docker()
     down(name, quiet=True)
     subnet = _free_subnet()
@@ -236,10 +246,11 @@ def up(name: str, hosts: int = 0, image: str = "debian12", host_prefix: str | No
     _save(world)
     _wait_http(f"{world.mirror_local}/fleet-test-signing-key.asc", 10, "the mirror", world.mirror_pid)
     if hosts:
-        ensure_images(image)
+        per_host = images if images is not None else [image] * hosts
+        ensure_images(*dict.fromkeys(per_host))
         prefix = host_prefix or f"ecsa-{name}-host"
-        for index in range(1, hosts + 1):
-            world.hosts.append(start_host(world, f"{prefix}{index}", image))
+        for index, host_image in enumerate(per_host, start=1):
+            world.hosts.append(start_host(world, f"{prefix}{index}", host_image))
             _save(world)
         for host in world.hosts:
             wait_systemd(host)
