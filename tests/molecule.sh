@@ -25,11 +25,13 @@ if [ ! -e "$link" ]; then
   mkdir -p "$(dirname "$link")"
   ln -sfn ../../../.. "$link"
 fi
+hosts_label=$MOLECULE_DISTRO
 if [ "$scenario" = families ]; then
   # The images the scenario's platforms name (the defaults there, unless ECSA_FAMILY_N says otherwise).
   mapfile -t images < <(sed -n 's/^ *image: ecsa-host:\${\(ECSA_FAMILY_[0-9]\):-\([^}]*\)}$/\1 \2/p' molecule/families/molecule.yml \
     | while read -r var default; do echo "${!var:-$default}"; done)
   tests/images/build.sh "${images[@]}"
+  hosts_label="${images[*]}"
 else
   tests/images/build.sh "$MOLECULE_DISTRO"
 fi
@@ -43,5 +45,5 @@ export ANSIBLE_COLLECTIONS_PATH="$repo/build/collections"
 start=$(date +%s)
 status=0
 molecule "$@" -s "$scenario" || status=$?
-echo "tests/molecule.sh: molecule $* -s $scenario on $MOLECULE_DISTRO: exit $status after $(( $(date +%s) - start ))s"
+echo "tests/molecule.sh: molecule $* -s $scenario on $hosts_label: exit $status after $(( $(date +%s) - start ))s"
 exit "$status"
