@@ -191,6 +191,14 @@ def shell_install(world, host: str, act: tuple[str, str], workdir: Path, env: di
     return timed(cmd, log=workdir / f"{host}.shell.log")
 
 
+def image_label(image: str, label: str) -> str:
+    out = subprocess.run(
+        ["docker", "image", "inspect", "-f", f'{{{{ index .Config.Labels "{label}" }}}}', f"ecsa-host:{image}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return out.stdout.strip().replace("<no value>", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3)
@@ -251,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     median_second = statistics.median(p["second_over_first"] for p in pairs)
     report = {
         "image": args.image,
+        # A synthetic host claims its distribution (README, "Supported hosts"): say so wherever figures go.
+        "synthetic": image_label(args.image, "fleet.ecs_anywhere.synthetic") == "true",
+        "claims": image_label(args.image, "fleet.ecs_anywhere.claims"),
         "pairs": pairs,
         "median_role_s": statistics.median(p["role_first_s"] for p in pairs),
         "median_shell_s": statistics.median(p["shell_s"] for p in pairs),
