@@ -53,16 +53,6 @@ PLAYBOOK = """
       ansible.builtin.include_role:
         name: fleet.ecs_anywhere.external_instance
 """
-# The stand-in of the SUSE repository that carries docker (molecule/shared/prepare.yml), on SUSE hosts only.
-PREPARE = """
-. /etc/os-release
-case " $ID ${ID_LIKE:-} " in *" suse "*) ;; *) exit 0 ;; esac
-mkdir -p /etc/pki/rpm-gpg
-cp /root/fleet-test-signing-key.asc /etc/pki/rpm-gpg/fleet-test-distribution.asc
-rpm --import /etc/pki/rpm-gpg/fleet-test-distribution.asc
-zypper --non-interactive --quiet addrepo --gpgcheck --name "SUSE 15 (fleet.ecs_anywhere test stand-in)" \
-  "$1/distro/suse/15/$(uname -m)" repo-oss
-"""
 
 
 def run(cmd: list[str], env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -121,8 +111,7 @@ class CpuMeter:
 
 def prepare_host(host: str, world) -> None:
     """Give the host the starting point of a real one of its family (before the clock; both sides)."""
-    run(["docker", "cp", str(world.signing_key), f"{host}:/root/fleet-test-signing-key.asc"])
-    run(["docker", "exec", host, "bash", "-euc", PREPARE, "prepare", world.mirror_for_hosts])
+    harness.give_distribution_repository(world, host)
 
 
 def changed_count(log: Path) -> int:

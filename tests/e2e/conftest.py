@@ -45,8 +45,6 @@ def world_up(name: str, hosts: int, host_prefix: str | None = None, images: list
 DOCKER_PACKAGE = {"Debian": "docker.io", "RedHat": "docker-ce", "Suse": "docker"}
 # Where a real Amazon Linux or SUSE host gets its docker package: its distribution's repository, which the test
 # mirror stands in for (as molecule/shared/prepare.yml gives it to the families scenario).
-DISTRO_REPOSITORY = {"amzn": "amazonlinux/2023", "opensuse-leap": "suse/15", "sles": "suse/15"}
-DISTRO_KEY = "/etc/pki/rpm-gpg/fleet-test-distribution.asc"
 
 
 def host_family(container: str) -> tuple[str, str]:
@@ -143,28 +141,8 @@ class Fleet:
         }
 
     def give_distribution_repositories(self) -> None:
-        """What a real Amazon Linux or SUSE host ships and a synthetic one lacks: its distribution's repository (the
-        one with the docker package), here the mirror's stand-in signed with the test key, trusted for packages."""
         for host in self.world.hosts:
-            self.family(host)
-            distro_id = self._families[host][1]
-            if distro_id not in DISTRO_REPOSITORY:
-                continue
-            arch = self.host(host, "uname -m").stdout.strip()
-            url = f"{self.world.mirror_for_hosts}/distro/{DISTRO_REPOSITORY[distro_id]}/{arch}"
-            subprocess.run(["docker", "exec", host, "mkdir", "-p", os.path.dirname(DISTRO_KEY)], check=True)
-            subprocess.run(["docker", "cp", str(self.world.signing_key), f"{host}:{DISTRO_KEY}"], check=True)
-            if self.family(host) == "Suse":
-                add = (
-                    f"zypper --quiet --non-interactive addrepo --check --name 'SUSE 15 (fleet.ecs_anywhere test "
-                    f"stand-in)' {url} repo-oss"
-                )
-            else:
-                add = (
-                    "printf '%s\\n' '[amazonlinux]' 'name=Amazon Linux 2023 (fleet.ecs_anywhere test stand-in)' "
-                    f"'baseurl={url}' 'gpgcheck=1' 'gpgkey=file://{DISTRO_KEY}' > /etc/yum.repos.d/amazonlinux.repo"
-                )
-            self.host(host, f"chmod 0644 {DISTRO_KEY} && rpm --import {DISTRO_KEY} && {add}")
+            harness.give_distribution_repository(self.world, host)
 
     def package_version(self, container: str, package: str) -> str | None:
         """The installed version-release of a package through the host family's package database (None: absent)."""

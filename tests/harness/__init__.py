@@ -280,6 +280,38 @@ def host_exec(container: str, script: str, check: bool = True) -> subprocess.Com
     return run(["docker", "exec", container, "bash", "-c", script], check=check)
 
 
+# What a real Amazon Linux or SUSE host ships configured and a synthetic one lacks: its distribution's repository, the
+# one with the docker package. Here the mirror's stand-in, signed with the test key, which rpm trusts for packages.
+# molecule/shared/prepare.yml does the same with Ansible.
+DISTRIBUTION_REPOSITORY = """
+. /etc/os-release
+case "$ID" in
+  amzn) path=amazonlinux/2023 ;;
+  sles|opensuse-leap) path=suse/15 ;;
+  *) exit 0 ;;
+esac
+key=/etc/pki/rpm-gpg/fleet-test-distribution.asc
+url="$1/distro/$path/$(uname -m)"
+mkdir -p "$(dirname "$key")"
+cat > "$key"
+rpm --import "$key"
+if [ "$ID" = amzn ]; then
+  printf '%s\\n' '[amazonlinux]' 'name=Amazon Linux 2023 (fleet.ecs_anywhere test stand-in)' "baseurl=$url" \\
+    'gpgcheck=1' "gpgkey=file://$key" > /etc/yum.repos.d/amazonlinux.repo
+else
+  zypper --quiet --non-interactive addrepo --gpgcheck --name 'SUSE 15 (fleet.ecs_anywhere test stand-in)' \\
+    "$url" repo-oss
+fi
+"""
+
+
+def give_distribution_repository(world: World, container: str) -> None:
+    """On an Amazon Linux or SUSE host (synthetic), the stand-in of the distribution's repository; elsewhere nothing."""
+    script = ["bash", "-euc", DISTRIBUTION_REPOSITORY, "repository", world.mirror_for_hosts]
+    subprocess.run(["docker", "exec", "-i", container, *script], input=world.signing_key.read_bytes(), check=True,
+                   capture_output=True)  # fmt: skip
+
+
 def play(world: World, host: str, playbook: Path, variables: dict, *args: str,
          timeout: float = 1200) -> subprocess.CompletedProcess:  # fmt: skip
     """Run ansible-playbook against one host container, as the controller of this world, never raising on failure.
