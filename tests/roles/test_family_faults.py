@@ -18,13 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests import harness  # noqa: E402
+from tests.roles.conftest import emulator_clients  # noqa: E402
+from tests.roles.conftest import failed_with  # noqa: E402
 
 WORLD = "familyfaults"
 REGION = "us-east-1"
@@ -34,15 +35,6 @@ SSM_RPM = f"amazon-ssm-{REGION}/latest/linux_amd64/amazon-ssm-agent.rpm"
 ECS_RPM = f"amazon-ecs-agent-{REGION}/amazon-ecs-init-latest.{ARCH}.rpm"
 DOCKER_REPO_FILE = "/etc/yum.repos.d/docker-ce.repo"
 DOCKER_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io")
-PLAYBOOK = """
-- name: Apply a role of the collection
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Run the role under test
-      ansible.builtin.include_role:
-        name: "fleet.ecs_anywhere.{{ role_under_test | default('external_instance') }}"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +47,7 @@ def world():
 
 @pytest.fixture(scope="module")
 def aws(world):
-    kwargs = dict(region_name=REGION, endpoint_url=world.emulator_local,
-                  aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - emulator dummy keys  # fmt: skip
-    clients = {"ssm": boto3.client("ssm", **kwargs), "ecs": boto3.client("ecs", **kwargs)}
-    clients["ecs"].create_cluster(clusterName=CLUSTER)
-    return clients
+    return emulator_clients(world, REGION, CLUSTER)
 
 
 def new_host(world, image: str):
@@ -127,13 +115,6 @@ FAKE_ACTIVATION = {
 
 def play(world, workdir: Path, host: str, variables: dict) -> subprocess.CompletedProcess:
     return harness.play(world, host, workdir / "play.yml", variables, timeout=900)
-
-
-def failed_with(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    out = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, out[-3000:]
-    for fragment in fragments:
-        assert fragment in out, f"{fragment!r} not in: {out[-3000:]}"
 
 
 def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

@@ -17,7 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,20 +24,11 @@ sys.path.insert(0, str(REPO))
 
 from tests import harness  # noqa: E402
 from tests.emulator import agent_protocol  # noqa: E402
+from tests.roles.conftest import emulator_clients  # noqa: E402
+from tests.roles.conftest import failed_with  # noqa: E402
 
 REGION = "us-east-1"
 CLUSTER = "faults"
-PLAYBOOK = """
-- name: Apply a role of the collection
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Run the role under test
-      ansible.builtin.include_role:
-        name: "fleet.ecs_anywhere.{{ role_under_test | default('external_instance') }}"
-"""
-
-
 @pytest.fixture(scope="module")
 def world():
     name = "faults"
@@ -50,12 +40,7 @@ def world():
 
 @pytest.fixture(scope="module")
 def aws(world):
-    kwargs = dict(region_name=REGION, endpoint_url=world.emulator_local,
-                  aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - emulator dummy keys  # fmt: skip
-    clients = {"ssm": boto3.client("ssm", **kwargs), "ecs": boto3.client("ecs", **kwargs)}
-    clients["ecs"].create_cluster(clusterName=CLUSTER)
-    clients["ecs"].create_cluster(clusterName="other")
-    return clients
+    return emulator_clients(world, REGION, CLUSTER, "other")
 
 
 def new_host(world, name: str) -> str:
@@ -86,13 +71,6 @@ def base_vars(world) -> dict:
 
 def play(world, workdir: Path, host: str, variables: dict, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     return harness.play(world, host, workdir / "play.yml", {k: v for k, v in variables.items() if k not in drop})
-
-
-def failed_with(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    out = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, out[-3000:]
-    for fragment in fragments:
-        assert fragment in out, f"{fragment!r} not in: {out[-3000:]}"
 
 
 def activation(aws, limit: int = 1, **extra) -> tuple[str, str]:
