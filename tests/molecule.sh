@@ -5,6 +5,10 @@
 #   tests/molecule.sh [SCENARIO] [MOLECULE COMMAND...]     (default: default test)
 #   MOLECULE_DISTRO=debian11|debian12|debian13 (default debian12): the host of the default scenario
 #   ECSA_FAMILY_1..4: the synthetic hosts of the families scenario (defaults in molecule/families/molecule.yml)
+#   MOLECULE_IMAGE=<registry image> (default scenario): a real distribution image instead of ours, prepared for the
+#     scenario by molecule/shared/Dockerfile.j2 (systemd, Python, GnuPG); its own repositories must be reachable.
+#     The README lists the images it is meant for; none could be pulled where this suite is developed.
+#     MOLECULE_IMAGE_PULL=false takes the image from the local engine as it is (one loaded with docker load).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,14 +30,29 @@ if [ ! -e "$link" ]; then
   ln -sfn ../../../.. "$link"
 fi
 hosts_label=$MOLECULE_DISTRO
+real_image=""
 if [ "$scenario" = families ]; then
   # The images the scenario's platforms name (the defaults there, unless ECSA_FAMILY_N says otherwise).
   mapfile -t images < <(sed -n 's/^ *image: ecsa-host:\${\(ECSA_FAMILY_[0-9]\):-\([^}]*\)}$/\1 \2/p' molecule/families/molecule.yml \
     | while read -r var default; do echo "${!var:-$default}"; done)
   tests/images/build.sh "${images[@]}"
   hosts_label="${images[*]}"
+elif [ -n "${MOLECULE_IMAGE:-}" ]; then
+  real_image=$MOLECULE_IMAGE
+  hosts_label="$MOLECULE_IMAGE (real)"
 else
   tests/images/build.sh "$MOLECULE_DISTRO"
+fi
+# The default scenario's host: our image as it is, or a real one that molecule builds a prepared image from.
+if [ -n "$real_image" ]; then
+  export ECSA_HOST_IMAGE=$real_image ECSA_HOST_PREBUILT=false ECSA_OWN_IMAGE=false
+  export ECSA_HOST_PULL=${MOLECULE_IMAGE_PULL:-true}
+  export ECSA_HOST_NAME="ecsa-molecule-$(printf %s "$real_image" | tr -c 'a-zA-Z0-9' '-')"
+else
+  export ECSA_HOST_IMAGE="ecsa-host:$MOLECULE_DISTRO" ECSA_HOST_PREBUILT=true ECSA_HOST_NAME="ecsa-molecule-$MOLECULE_DISTRO"
+  # An image of this suite's making: prepare gives a synthetic one what a real host of its distribution comes with
+  # (the distribution's repository, Ubuntu's snap agent).
+  export ECSA_OWN_IMAGE=true
 fi
 
 trap '"$python" -m tests.harness down --name "$name"' EXIT

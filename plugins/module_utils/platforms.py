@@ -30,6 +30,8 @@ class Platform:
     # The oldest point release within a supported major version, as "major.minor".
     min_version: str = ""
     refused_sources: dict = field(default_factory=dict)
+    # How to get a Python that ansible-core can use, where the distribution's default one is too old.
+    python_hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ EL_NO_DISTRO_DOCKER = (
 NO_DOCKER_REPO = (
     "Docker publishes no repository for {label}: set ecs_anywhere_docker_install_source to distro (the "
     "distribution's docker package) or none (an engine installed beforehand)"
+)
+SUSE_PYTHON = (
+    "install SUSE's python311 package (on SLES from the Python 3 module: SUSEConnect -p "
+    "sle-module-python3/15.N/<arch>), for example with a raw task (zypper --non-interactive install python311, see "
+    "docs/real-aws.md), and set ansible_python_interpreter to /usr/bin/python3.11 for the host"
 )
 FEDORA_NO_DISTRO_DOCKER = (
     "AWS's installer does not use Fedora's own engine (moby-engine): set ecs_anywhere_docker_install_source to "
@@ -92,6 +99,7 @@ PLATFORMS = (
         ("distro", "none"),
         min_version="15.5",
         refused_sources={"repo": NO_DOCKER_REPO},
+        python_hint=SUSE_PYTHON,
     ),
     Platform(
         "openSUSE Leap",
@@ -101,6 +109,7 @@ PLATFORMS = (
         ("distro", "none"),
         min_version="15.6",
         refused_sources={"repo": NO_DOCKER_REPO},
+        python_hint=SUSE_PYTHON,
     ),
 )
 
@@ -219,3 +228,56 @@ def lookup(distribution, major, version="", *, architecture="x86_64", selinux_mo
     if result["reason"]:
         result["reason"] += "; nothing was changed on the host."
     return result
+
+
+# ansible-core 2.19 to 2.21 run modules on Python 3.8 and later only.
+MIN_MODULE_PYTHON = (3, 8)
+# os-release IDs of the distributions in the tables, by the name Ansible's facts give them.
+OS_RELEASE_IDS = {
+    "debian": "Debian",
+    "ubuntu": "Ubuntu",
+    "rhel": "RedHat",
+    "rocky": "Rocky",
+    "almalinux": "AlmaLinux",
+    "centos": "CentOS",
+    "amzn": "Amazon",
+    "fedora": "Fedora",
+    "sles": "SLES",
+    "sles_sap": "SLES",
+    "opensuse-leap": "openSUSE Leap",
+}
+
+
+def python_refusal(probe_output, interpreter=""):
+    """Why no module can run on a host whose Python ansible-core cannot use; empty when that is not the cause.
+
+    ``probe_output`` is what a raw command printed: ``python=<major>.<minor>`` from the interpreter Ansible used
+    (missing when it does not run), then the host's /etc/os-release.
+    """
+    values = {}
+    for line in str(probe_output).splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep:
+            values.setdefault(key, value.strip().strip("\"'"))
+    python = _version_tuple(values.get("python", ""))
+    if python and python >= MIN_MODULE_PYTHON:
+        return ""
+    distribution = OS_RELEASE_IDS.get(values.get("ID", ""), values.get("NAME", "") or "this host")
+    version_id = values.get("VERSION_ID", "")
+    refusal = _refusal_for(distribution, version_id.split(".")[0]) if version_id else ""
+    if refusal:
+        return f"{refusal}; nothing was changed on the host."
+    platform = next((p for p in PLATFORMS if p.distribution == distribution), None)
+    found = f"Python {values['python']}" if python else "no working Python"
+    need = ".".join(map(str, MIN_MODULE_PYTHON))
+    hint = (
+        platform.python_hint
+        if platform and platform.python_hint
+        else f"install Python {need} or later and set ansible_python_interpreter to it for the host"
+    )
+    where = f"{platform.label if platform else distribution} {version_id}".strip()
+    return (
+        f"Ansible's modules cannot run on this {where} host: its interpreter {interpreter or 'python3'} is {found}, "
+        f"and ansible-core runs modules on Python {need} or later only. To fix it, {hint}; nothing was changed on "
+        "the host."
+    )

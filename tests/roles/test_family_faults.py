@@ -5,7 +5,8 @@ repository, dnf) reused in order: the SSM agent RPM served with another file's s
 under a key that does not sign it; an RPM repository that does not answer; then the host converged, its
 /var/lib/ecs/ecs.config stripped of ECS_EXTERNAL (as an interrupted run of AWS's script leaves it) and converged
 again without a second managed instance; and finally moved to ecs_anywhere_docker_install_source none. On one
-synthetic leap156 host: ecs-init's RPM, installed by zypper there, served with another file's signature.
+synthetic leap156 host each: ecs-init's RPM, installed by zypper there, served with another file's signature; and
+the host's Python 3.6 (SLES 15's own), which no module can run on.
 
 Run: .venv/bin/python -m pytest -q tests/roles/test_family_faults.py   (needs Docker, make agents, make images)
 """
@@ -293,3 +294,27 @@ def test_switch_to_docker_source_none_leaves_the_engine(world, workdir, aws, roc
     again = succeeded(play(world, workdir, rocky, variables))
     assert changed_tasks(again) == []
     assert "TASK [fleet.ecs_anywhere.docker :" not in again.stdout
+
+
+# ------------------------------------------------------------------ 6. a SUSE host still on Python 3.6
+
+# SLES 15's own python3 is 3.6, on which no module of ansible-core 2.17 and later runs (they fail to compile:
+# "future feature annotations is not defined"). The synthetic host has Debian's Python only, so a stand-in
+# interpreter answers as a 3.6 does: its version to the role's raw probe, that SyntaxError to every module.
+PYTHON_3_6 = """#!/bin/sh
+case "$*" in *version_info*) echo python=3.6; exit 0 ;; esac
+echo 'SyntaxError: future feature annotations is not defined' >&2
+exit 1
+"""
+
+
+def test_suse_host_on_python_3_6_is_told_to_install_python311(world, workdir, leap):
+    stand_in = "/usr/local/bin/python3.6"
+    harness.host_exec(leap, f"cat > {stand_in} <<'EOF'\n{PYTHON_3_6}EOF\nchmod 0755 {stand_in}")
+    before = host_state(leap)
+    variables = base_vars(world) | FAKE_ACTIVATION | {"ansible_python_interpreter": stand_in}
+    result = play(world, workdir, leap, variables)
+    failed_with(result, "Ansible's modules cannot run on this openSUSE Leap 15.6 host",
+                f"its interpreter {stand_in} is Python 3.6", "install SUSE's python311",
+                "set ansible_python_interpreter to /usr/bin/python3.11 for the host")  # fmt: skip
+    assert host_state(leap) == before
