@@ -1,11 +1,11 @@
 """Bad input and faults around the register, update_agents and deregister playbooks, against the offline world.
 
-Order matters (one world of four hosts for the module): the clear stops come first (nothing may be touched), then
-a run with one host unreachable (one host per batch), a throttled run that brings that host in, and an interrupted
-run on a fourth host. An agent update that fails on its first host stops the roll-out and puts that host back into
-service; an upgraded SSM agent that Systems Manager does not see fails its host, and a rerun checks it again.
-Then two hosts go down and deregister cleans them up on the AWS side only; they come back and a last deregister
-must leave nothing behind, in the emulator or on any host.
+Order matters (one world of four hosts for the module): the clear stops come first (nothing may be touched), a host
+whose Python ansible-core cannot use is reported with the fix, then a run with one host unreachable (one host per
+batch), a throttled run that brings that host in, and an interrupted run on a fourth host. An agent update that fails
+on its first host stops the roll-out and puts that host back into service; an upgraded SSM agent that Systems Manager
+does not see fails its host, and a rerun checks it again. Then two hosts go down and deregister cleans them up on the
+AWS side only; they come back and a last deregister must leave nothing behind, in the emulator or on any host.
 """
 
 from __future__ import annotations
@@ -75,6 +75,39 @@ def test_missing_iam_role_stops_before_any_host(fleet, first_three):
     assert "IAM role noSuchRole does not exist" in run.output, run.output[-4000:]
     assert "fleet.ecs_anywhere.prerequisites" in run.output
     _assert_untouched(fleet, run, before)
+
+
+# A Python no module of ansible-core 2.17+ compiles on (SLES 15's own 3.6): a stand-in interpreter answers as one does,
+# its version to the probe's raw command and a SyntaxError to every module (the hosts here carry Python 3.11 only).
+PYTHON_3_6 = """#!/bin/sh
+case "$*" in *version_info*) echo python=3.6; exit 0 ;; esac
+echo 'SyntaxError: future feature annotations is not defined' >&2
+exit 1
+"""
+
+
+def test_host_on_a_python_ansible_cannot_use_is_reported_with_the_fix(fleet):
+    host, stand_in = fleet.world.hosts[3], "/usr/local/bin/python3.6"
+    fleet.host(host, f"cat > {stand_in} <<'EOF'\n{PYTHON_3_6}EOF\nchmod 0755 {stand_in}")
+    host_vars = fleet.inventory_kwargs.get("host_vars") or {}
+    # A host variable: the controller's own tasks (delegated to localhost) keep their Python.
+    old_python = host_vars | {host: host_vars.get(host, {}) | {"ansible_python_interpreter": stand_in}}
+    fleet.write_inventory(host_vars=old_python)
+    try:
+        before = fleet.stats()
+        run = fleet.run("register", limit=host)
+    finally:
+        fleet.write_inventory(host_vars=host_vars)
+        fleet.host(host, f"rm -f {stand_in}")
+    assert run.rc != 0, run.output[-4000:]
+    entry = fleet.entries()[host]
+    assert entry["result"] == "failed", entry
+    assert entry["error"].startswith("Ansible's modules cannot run on this Debian 12 host: its interpreter "
+                                     f"{stand_in} is Python 3.6"), entry  # fmt: skip
+    assert "install Python 3.8 or later and set ansible_python_interpreter" in entry["error"]
+    calls = diff_stats(before, fleet.stats())
+    assert "ssm:CreateActivation" not in calls, calls
+    assert fleet.host(host, UNTOUCHED, check=False).returncode != 0, f"{host} was changed"
 
 
 def test_one_unreachable_host_does_not_stop_the_others(fleet, first_three):
