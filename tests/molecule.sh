@@ -46,7 +46,7 @@ fi
 # The default scenario's host: our image as it is, or a real one that molecule builds a prepared image from.
 if [ -n "$real_image" ]; then
   export ECSA_HOST_IMAGE=$real_image ECSA_HOST_PREBUILT=false ECSA_OWN_IMAGE=false
-  export ECSA_HOST_PULL=${MOLECULE_IMAGE_PULL:-true}
+  if [ "${MOLECULE_IMAGE_PULL:-true}" != false ]; then docker pull "$real_image"; fi
   export ECSA_HOST_NAME="ecsa-molecule-$(printf %s "$real_image" | tr -c 'a-zA-Z0-9' '-')"
 else
   export ECSA_HOST_IMAGE="ecsa-host:$MOLECULE_DISTRO" ECSA_HOST_PREBUILT=true ECSA_HOST_NAME="ecsa-molecule-$MOLECULE_DISTRO"

@@ -20,11 +20,18 @@ description:
     the signature with C(gpgv --keyring) (C(sqv --keyring) on hosts without C(gpgv)), checks with C(dpkg-deb) or
     C(rpm -qp) that the file holds package O(name) (and version O(version) when it is pinned), installs it and
     removes the download, also when something fails.
+  - The verifier's report decides, never its exit code alone (C(gpgv) exits 0 for a signature by an expired or
+    revoked key), as apt reads it. A signature is trusted only when it is the one signature of the file, matches the
+    package, uses a strong digest (never MD5, SHA-1 or RIPEMD-160), has not expired, and was made by a key (primary
+    key or subkey) that is neither expired nor revoked now and whose primary key is in O(keys) and, when
+    O(pinned_fingerprints) is set, pinned. The verdict is the same with C(gpgv) (its C(--status-fd) lines) and
+    C(sqv); since C(sqv) judges a key as it was when the signature was made, the module checks the signing key's
+    expiry itself, from O(keys). An old package signed by a key that has expired since is refused.
   - Keeps the trusted keys in a keyring of their own, O(keyring), written from the dearmored O(keys) when it is
     missing or differs. The keys are never imported into a GnuPG home, so C(gpg) is not needed on the host; only
     the verifier C(apt) itself depends on is - C(gpgv) up to Debian 12, Sequoia's C(sqv) from Debian 13 on.
   - When O(pinned_fingerprints) is set, refuses O(keys) whose primary keys are not exactly those, before anything on
-    the host changes.
+    the host changes, and trusts only signatures whose primary key is pinned.
   - Installs a C(.deb) with C(dpkg -i) when the package declares no C(Depends) or C(Pre-Depends), and with
     C(apt-get install) otherwise, so that apt brings in the dependencies from the configured repositories.
   - Installs an C(.rpm) through the package manager, so that its requirements come from the configured
@@ -56,7 +63,10 @@ options:
     description:
       - The trusted keys, as ASCII-armored OpenPGP public key blocks. A string may hold several blocks.
       - Only public keys are accepted. Primary keys of version 4 and version 6 are supported.
-      - Their dearmored bytes, in the order given, make up O(keyring).
+      - Their dearmored bytes, in the order given, make up O(keyring). The armor checksum line is ignored, as RFC 9580
+        asks; O(pinned_fingerprints) and the signature check are what prove the keys.
+      - A key that has expired signs nothing the module installs; refresh the keys when the vendor extends the expiry
+        of its signing key.
     type: list
     elements: str
     required: true
@@ -75,6 +85,8 @@ options:
       - When not empty, the fingerprints of the primary keys of O(keys) must be exactly these, or the module fails
         before anything on the host changes.
       - Compared in upper case with spaces removed; 40 hexadecimal digits for a version 4 key, 64 for version 6.
+      - A signature is trusted only when its primary key (the key itself or the primary key of the subkey that made
+        it) is one of these.
     type: list
     elements: str
     default: []
@@ -238,6 +250,23 @@ keyring_changed:
   returned: always
   type: bool
   sample: false
+signer:
+  description:
+    - The key that made the verified signature, C(key) (a primary key or a subkey), and its primary key,
+      C(primary), as fingerprints in upper case.
+    - Null when nothing was downloaded, because the installed version already answers O(version).
+  returned: always
+  type: dict
+  sample: {"key": "EB3DF841E2C9212A2BD42232DE3CBD61ADAF8B8E", "primary": "F34C3DDAE72926B079BEAEC6BCE9D9A42D51784F"}
+  contains:
+    key:
+      description: Fingerprint of the key that made the signature.
+      type: str
+      returned: always
+    primary:
+      description: Fingerprint of its primary key.
+      type: str
+      returned: always
 format:
   description: The package format used, V(deb) or V(rpm) (see O(format)).
   returned: always
@@ -251,8 +280,6 @@ fingerprints:
   sample: ["8108A07A9EBE248E3F1C63F254F4F56E693ECA21", "2BC7C7C267BBD505EAA491E6DD81A61756BAA549"]
 """
 
-import base64
-import binascii
 import hashlib
 import os
 import re
@@ -265,6 +292,11 @@ from urllib.error import URLError
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils import signature_check
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.openpgp import PUBLIC_KEY_BLOCK
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.openpgp import OpenPGPError
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.openpgp import certificates
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.openpgp import dearmor
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import BACKENDS
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import choose_format
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import read_os_release
@@ -275,167 +307,12 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~^:_-]*$")
 URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
 FINGERPRINT_RE = re.compile(r"^(?:[0-9A-F]{40}|[0-9A-F]{64})$")
-ARMOR_LINE_RE = re.compile(r"^-----(BEGIN|END) PGP ([A-Z0-9 ,/]+)-----$")
-PUBLIC_KEY_BLOCK = "PUBLIC KEY BLOCK"
-
-TAG_SECRET_KEY = 5
-TAG_PUBLIC_KEY = 6
-TAG_SECRET_SUBKEY = 7
-
-CRC24_INIT = 0xB704CE
-CRC24_POLY = 0x864CFB
-
 CHUNK_SIZE = 1024 * 1024
 NEVER_UNSIGNED = "an unsigned package is never installed"
 
 
-class KeyMaterialError(ValueError):
-    """The keys option holds something other than usable armored OpenPGP public keys."""
-
-
-def crc24(data):
-    """The CRC-24 of an armor checksum line (RFC 4880 section 6.1), one bit at a time."""
-    crc = CRC24_INIT
-    for byte in bytearray(data):
-        for shift in range(7, -1, -1):
-            feedback = ((crc >> 23) ^ (byte >> shift)) & 1
-            crc = ((crc << 1) & 0xFFFFFF) ^ (CRC24_POLY if feedback else 0)
-    return crc
-
-
-def dearmor(text):
-    """The binary content of each PGP PUBLIC KEY BLOCK in text, in order; text around the blocks is ignored."""
-    blocks = []
-    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    index = 0
-    while index < len(lines):
-        match = ARMOR_LINE_RE.match(lines[index])
-        index += 1
-        if not match:
-            continue
-        if match.group(1) == "END":
-            raise KeyMaterialError(f"has '{lines[index - 1]}' without a BEGIN line before it")
-        kind = match.group(2)
-        if kind != PUBLIC_KEY_BLOCK:
-            # Never let private key material reach a file on the host.
-            raise KeyMaterialError(f"holds a PGP {kind} where only PGP {PUBLIC_KEY_BLOCK}s are accepted")
-        end_line = f"-----END PGP {kind}-----"
-        body = []
-        checksum = None
-        in_headers = True
-        ended = False
-        while index < len(lines):
-            line = lines[index]
-            index += 1
-            if line == end_line:
-                ended = True
-                break
-            if in_headers:
-                # Armor headers ("Comment: ...") end at a blank line; base64 never contains a colon.
-                if ":" in line:
-                    continue
-                in_headers = False
-                if not line:
-                    continue
-            if not line:
-                continue
-            if checksum is not None:
-                raise KeyMaterialError("has text between the checksum line and the END line")
-            if line.startswith("="):
-                checksum = line[1:]
-            else:
-                body.append(line)
-        if not ended:
-            raise KeyMaterialError(f"has a BEGIN PGP {kind} line without its END line")
-        try:
-            data = base64.b64decode("".join(body), validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise KeyMaterialError(f"has a key block that is not valid base64 ({e})") from e
-        if not data:
-            raise KeyMaterialError("has an empty key block")
-        if checksum is not None:
-            try:
-                expected = base64.b64decode(checksum, validate=True)
-            except (binascii.Error, ValueError) as e:
-                raise KeyMaterialError(f"has an unreadable checksum line '={checksum}'") from e
-            if len(expected) != 3 or int.from_bytes(expected, "big") != crc24(data):
-                raise KeyMaterialError("has a key block whose CRC24 checksum does not match: the block was altered")
-        blocks.append(data)
-    return blocks
-
-
-def packets(data):
-    """(tag, body) of each OpenPGP packet in data, with old-format and new-format headers (RFC 9580 section 4.2)."""
-    position = 0
-    size = len(data)
-    while position < size:
-        header = data[position]
-        if not header & 0x80:
-            raise KeyMaterialError(f"has a key block that is not OpenPGP data (byte {position} is not a packet header)")
-        if header & 0x40:
-            tag = header & 0x3F
-            if position + 2 > size:
-                raise KeyMaterialError("has a truncated packet header")
-            first = data[position + 1]
-            if first < 192:
-                header_size, length = 2, first
-            elif first < 224:
-                if position + 3 > size:
-                    raise KeyMaterialError("has a truncated packet header")
-                header_size, length = 3, ((first - 192) << 8) + data[position + 2] + 192
-            elif first == 255:
-                if position + 6 > size:
-                    raise KeyMaterialError("has a truncated packet header")
-                header_size, length = 6, int.from_bytes(data[position + 2 : position + 6], "big")
-            else:
-                # Partial lengths are only for data packets, never in key material.
-                raise KeyMaterialError(f"has a partial-length packet (tag {tag}), which key material never has")
-        else:
-            tag = (header >> 2) & 0x0F
-            length_type = header & 0x03
-            if length_type == 3:
-                header_size, length = 1, size - position - 1
-            else:
-                count = 1 << length_type
-                if position + 1 + count > size:
-                    raise KeyMaterialError("has a truncated packet header")
-                header_size = 1 + count
-                length = int.from_bytes(data[position + 1 : position + 1 + count], "big")
-        start = position + header_size
-        end = start + length
-        if end > size:
-            raise KeyMaterialError(f"has a truncated packet (tag {tag}): {length} bytes announced, {size - start} left")
-        yield tag, data[start:end]
-        position = end
-
-
-def fingerprint(body):
-    """Fingerprint of a public key packet body: v4 SHA-1 (RFC 4880 12.2), v6 SHA-256 (RFC 9580 5.5.4)."""
-    version = body[0] if body else None
-    if version == 4:
-        if len(body) > 0xFFFF:
-            raise KeyMaterialError("has a version 4 key packet longer than 65535 bytes, which is not a valid key")
-        # SHA-1 is what defines a v4 fingerprint; gpgv checks the signature itself.
-        digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body)  # noqa: S324
-        return digest.hexdigest().upper()
-    if version == 6:
-        return hashlib.sha256(b"\x9b" + len(body).to_bytes(4, "big") + body).hexdigest().upper()
-    raise KeyMaterialError(
-        f"has a version {version} primary key; only version 4 and version 6 OpenPGP keys are supported"
-    )
-
-
-def primary_fingerprints(data):
-    """Fingerprints of the primary keys (tag 6) in one dearmored key block."""
-    found = []
-    for position, (tag, body) in enumerate(packets(data)):
-        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
-            raise KeyMaterialError("holds secret key material; give public keys only")
-        if position == 0 and tag != TAG_PUBLIC_KEY:
-            raise KeyMaterialError(f"has a key block that starts with a tag {tag} packet, not a public key")
-        if tag == TAG_PUBLIC_KEY:
-            found.append(fingerprint(body))
-    return found
+# The keys option's faults; a message completes "item N of the keys option ...".
+KeyMaterialError = OpenPGPError
 
 
 def read_keys(keys):
@@ -444,13 +321,13 @@ def read_keys(keys):
     fingerprints = []
     for number, text in enumerate(keys, 1):
         try:
-            blocks = dearmor(text)
+            blocks = dearmor(text, PUBLIC_KEY_BLOCK)
             if not blocks:
                 raise KeyMaterialError(f"holds no -----BEGIN PGP {PUBLIC_KEY_BLOCK}----- block")
             for block in blocks:
-                for found in primary_fingerprints(block):
-                    if found not in fingerprints:
-                        fingerprints.append(found)
+                for certificate in certificates(block):
+                    if certificate.primary.fingerprint not in fingerprints:
+                        fingerprints.append(certificate.primary.fingerprint)
                 keyring.append(block)
         except KeyMaterialError as e:
             raise KeyMaterialError(f"item {number} of the keys option {e}") from e
@@ -605,18 +482,30 @@ class VerifiedPackage:
         return sqv or self.tool("gpgv", f"verify the signature of {self.url}")
 
     def verify(self, verifier, keyring, signature, package, home):
-        if os.path.basename(verifier) == "sqv":
-            argv = [verifier, "--keyring", keyring, signature, package]
-        else:
-            argv = [verifier, "--homedir", home, "--keyring", keyring, signature, package]
-        rc, dummy, err = self.module.run_command(argv)
-        if rc != 0:
+        """The signature_check.Signer of the package; fails naming the reason when the signature is not trusted.
+
+        keyring is (path, bytes) of the keyring to verify against, home a private directory for gpgv.
+        """
+        pinned = {normalise_fingerprint(value) for value in self.params["pinned_fingerprints"]}
+        try:
+            return signature_check.verify(
+                self.module.run_command,
+                verifier,
+                signature,
+                package,
+                keyring=keyring[0],
+                certificates=certificates(keyring[1]),
+                pinned=pinned,
+                home=home,
+            )
+        except signature_check.Refused as e:
+            said = f" {os.path.basename(verifier)} said: {e.said}" if e.said else ""
             self.fail(
                 f"Refusing to install {self.url}: its signature does not verify against the trusted keys (keys, "
-                f"fingerprints {', '.join(self.fingerprints)}); {NEVER_UNSIGNED}. {os.path.basename(verifier)} said: "
-                f"{err.strip()}",
+                f"fingerprints {', '.join(self.fingerprints)}): {e.reason}; {NEVER_UNSIGNED}.{said}",
                 fingerprints=self.fingerprints,
             )
+        return None
 
     # Changes ---------------------------------------------------------------------------------------------------
 
@@ -684,6 +573,7 @@ class VerifiedPackage:
         install = False
         after = before
         private = None
+        signer = None
         try:
             if not up_to_date:
                 verifier = self.verifier()
@@ -701,7 +591,7 @@ class VerifiedPackage:
                     verify_keyring = os.path.join(private, "keyring.gpg")
                     with open(verify_keyring, "wb") as f:
                         f.write(keyring)
-                self.verify(verifier, verify_keyring, signature, package, home)
+                signer = self.verify(verifier, (verify_keyring, keyring), signature, package, home)
                 fields = backend.file_fields(package)
                 found = fields["name"]
                 version = fields["version"]
@@ -737,6 +627,7 @@ class VerifiedPackage:
             installed=install,
             keyring_changed=keyring_changed,
             fingerprints=self.fingerprints,
+            signer=dict(key=signer.key, primary=signer.primary) if signer else None,
             format=backend.format,
         )
         if module._diff:
