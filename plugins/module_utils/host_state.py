@@ -18,6 +18,7 @@ import stat
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.aws_names import cluster_name
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import DEB
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import RPM
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import RPM_EVR_FORMAT
@@ -337,3 +338,40 @@ def record(root, record_path):
         return None
     data = read_json(under_root(root, record_path))
     return data if isinstance(data, dict) else None
+
+
+def record_differences(saved, host, expected):
+    """Why the host is not as the last converge left it, or [] when it is, so that the run has nothing to do.
+
+    ``saved`` is the record (or None); ``host`` the state just read (files, packages, services, ssm_registration,
+    ecs_agent); ``expected`` holds the ``digest`` of the run's inputs and code, the ``region``, the ``cluster`` and
+    the ``services`` that must be enabled and running.
+    """
+    if not isinstance(saved, dict):
+        return ["no converge record"]
+    differences = []
+    if saved.get("digest") != expected["digest"]:
+        differences.append("the settings or the collection's code changed since the last converge")
+    for what in ("files", "packages"):
+        before, now = saved.get(what) or {}, host[what]
+        changed = sorted(name for name in set(before) | set(now) if before.get(name) != now.get(name))
+        if changed:
+            differences.append(f"{what} changed: {', '.join(changed)}")
+    states = host["services"]
+    down = [
+        name
+        for name in expected["services"]
+        if (states.get(name, {}).get("enabled"), states.get(name, {}).get("active")) != ("enabled", "active")
+    ]
+    if down:
+        differences.append(f"services not enabled and running: {', '.join(down)}")
+    registration, agent = host["ssm_registration"], host["ecs_agent"]
+    if (registration.get("managed_instance_id") or "") != (saved.get("managed_instance_id") or ""):
+        differences.append("the SSM registration is not the recorded one")
+    if (registration.get("region") or "") != expected["region"]:
+        differences.append(f"the host is not registered in {expected['region']}")
+    if (agent.get("container_instance_arn") or "") != (saved.get("container_instance_arn") or ""):
+        differences.append("the ECS agent does not run as the recorded container instance")
+    if cluster_name(agent.get("cluster")) != cluster_name(expected["cluster"]):
+        differences.append(f"the ECS agent is not in cluster {cluster_name(expected['cluster'])}")
+    return differences

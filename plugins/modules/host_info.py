@@ -86,6 +86,32 @@ options:
         O(root) and returned in RV(record).
       - When not set, nothing is read and RV(record) is null.
     type: path
+  record_expected:
+    description:
+      - What the record must match for the host to count as converged; RV(record_differences) says how it does not.
+      - The record must hold O(record_expected.digest), the files of O(paths) and the packages of O(packages) as they
+        are now, and the SSM registration and container instance the host has now; the host must be registered in
+        O(record_expected.region), its ECS agent in O(record_expected.cluster), and O(record_expected.services)
+        enabled and running.
+    type: dict
+    suboptions:
+      digest:
+        description: Digest of the converge's inputs and code, as the record stores it.
+        type: str
+        required: true
+      region:
+        description: AWS region the host must be registered in.
+        type: str
+        required: true
+      cluster:
+        description: ECS cluster (name or ARN) the agent must run in.
+        type: str
+        required: true
+      services:
+        description: Units that must be enabled and active, among those RV(services) reports.
+        type: list
+        elements: str
+        default: [docker, amazon-ssm-agent, ecs]
   probe_urls:
     description:
       - URLs to fetch from the host, keyed by a label that names each one in RV(probes). The values must be strings.
@@ -156,17 +182,15 @@ EXAMPLES = r"""
       - amazon-ecs-init
       - docker.io
     record_path: /var/lib/ecs-anywhere/converged.json
+    record_expected:
+      digest: "{{ converge_digest }}"
+      region: us-east-1
+      cluster: prod
   register: ecsa_host
 
 - name: Skip the converge when the host is as the last one left it
   ansible.builtin.set_fact:
-    ecsa_converged: >-
-      {{ ecsa_host.record is mapping
-         and ecsa_host.record.files | default({}) == ecsa_host.files
-         and ecsa_host.record.packages | default({}) == ecsa_host.packages
-         and ecsa_host.files['/etc/ecs/ecs.config'].mode == '0600'
-         and ecsa_host.packages['docker.io'] is not none
-         and ecsa_host.services.ecs.active == 'active' }}
+    ecsa_converged: "{{ ecsa_host.record_differences == [] }}"
 
 - name: Refuse a host where root has its own AWS credentials
   ansible.builtin.assert:
@@ -291,6 +315,14 @@ files:
     /etc/ecs/ecs.config: {"exists": true, "type": "file", "checksum": "2dacbb53a67a41c0f03ca547e048d07b34190b07",
                           "mode": "0600", "uid": 0, "gid": 0}
     /nonexistent: {"exists": false, "type": null, "checksum": null, "mode": null, "uid": null, "gid": null}
+record_differences:
+  description:
+    - Why the host does not match its converge record (O(record_expected)); empty when it does, so that a converge has
+      nothing to do. Null when O(record_expected) is not set.
+  returned: always
+  type: list
+  elements: str
+  sample: ["the settings or the collection's code changed since the last converge", "packages changed: docker-ce"]
 record:
   description:
     - The JSON object at O(record_path), as saved by the C(external_instance) role after a successful converge.
@@ -414,6 +446,7 @@ from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state impo
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import package_versions
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import read_json
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import record
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import record_differences
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import services
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import ssm_agent
 from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.host_state import ssm_registration
@@ -637,6 +670,15 @@ def main():
             paths=dict(type="list", elements="path", default=[]),
             packages=dict(type="list", elements="str", default=list(PACKAGES)),
             record_path=dict(type="path"),
+            record_expected=dict(
+                type="dict",
+                options=dict(
+                    digest=dict(type="str", required=True),
+                    region=dict(type="str", required=True),
+                    cluster=dict(type="str", required=True),
+                    services=dict(type="list", elements="str", default=["docker", "amazon-ssm-agent", "ecs"]),
+                ),
+            ),
         ),
         supports_check_mode=True,
     )
@@ -652,22 +694,27 @@ def main():
     check_package_names(module, module.params["packages"])
     config, config_files = ecs_config(root)
     service_states = services(module)
+    host = dict(
+        ssm_registration=ssm_registration(root),
+        ecs_agent=introspection(module.params["introspection_url"], timeout),
+        services=service_states,
+        packages=package_versions(module, module.params["packages"]),
+        files=files(root, module.params["paths"]),
+        record=record(root, module.params["record_path"]),
+    )
+    expected = module.params["record_expected"]
     module.exit_json(
         changed=False,
-        ssm_registration=ssm_registration(root),
         ecs_config=config,
         ecs_config_files=config_files,
-        ecs_agent=introspection(module.params["introspection_url"], timeout),
         systemd_running=os.path.isdir(under_root(root, SYSTEMD_RUNTIME_DIR)),
-        services=service_states,
         ssm_agent=ssm_agent(root, service_states["amazon-ssm-agent"]),
-        packages=package_versions(module, module.params["packages"]),
         shared_credentials=shared_credentials(root),
         ecs_agent_state=ecs_agent_state(root),
         credential_chain=credential_chain(root),
         probes=probes(probe_urls, module.params["probe_timeout"], module.params["probe_validate_certs"]),
-        files=files(root, module.params["paths"]),
-        record=record(root, module.params["record_path"]),
+        record_differences=record_differences(host["record"], host, expected) if expected else None,
+        **host,
     )
 
 
