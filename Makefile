@@ -82,6 +82,7 @@ sanity: venv
 # ---------------------------------------------------------------- tests
 .PHONY: units
 units: venv
+	tests/harness/ensure-build-tools.sh signatures
 	$(BIN)/python -m pytest -q tests/unit
 
 .PHONY: emulator-tests

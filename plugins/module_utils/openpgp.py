@@ -179,7 +179,6 @@ class Signature:
             raise OpenPGPError(f"has a version {version} signature; only version 4 and 6 signatures are supported")
         if len(body) < 4:
             raise OpenPGPError("has a truncated signature packet")
-        self.version = version
         self.type = body[1]
         self.hash_algorithm = body[3]
         self.created = None
@@ -221,13 +220,9 @@ class Signature:
             return None
         return self.created + self.expires_after
 
-    @property
-    def hash_name(self):
-        return HASH_NAMES.get(self.hash_algorithm, f"unknown ({self.hash_algorithm})")
-
 
 class Key:
-    """A primary key or subkey: its fingerprint, key ID, creation time and its newest self-signature."""
+    """A primary key or subkey: its fingerprint, key ID, creation time and the self-signatures that give its expiry."""
 
     def __init__(self, body, primary=None):
         version = body[0] if body else None
@@ -250,26 +245,49 @@ class Key:
             raise OpenPGPError("has a truncated key packet")
         self.created = int.from_bytes(body[1:5], "big")
         self.primary = primary or self
-        self._newest = None
+        self.self_signatures = []
 
     def add_self_signature(self, signature):
-        if signature.created is None:
-            return
-        if self._newest is None or signature.created >= self._newest.created:
-            self._newest = signature
+        if signature.created is not None:
+            self.self_signatures.append(signature)
+
+    def self_signature(self, at=None):
+        """The newest self-signature made at or before at (of all when at is None); None when there is none."""
+        found = None
+        for signature in self.self_signatures:
+            if (at is None or signature.created <= at) and (found is None or signature.created >= found.created):
+                found = signature
+        return found
+
+    def expires_by(self, signature):
+        """When the key expires by this self-signature, None when it does not."""
+        if signature is None or not signature.key_expires_after:
+            return None
+        return self.created + signature.key_expires_after
 
     @property
     def expires(self):
-        """When the key expires by its newest self-signature (GnuPG's reading), None when it does not."""
-        if self._newest is None or not self._newest.key_expires_after:
-            return None
-        return self.created + self._newest.key_expires_after
+        """When the key expires by its newest self-signature (as gpgv reads it), None when it does not."""
+        return self.expires_by(self.self_signature())
 
     def expired(self, now):
         """(the key that has expired, when) when this key, or its primary key, has expired at now; else None."""
         for key in (self.primary, self):
             if key.expires is not None and key.expires <= now:
                 return key, key.expires
+        return None
+
+    def unusable_at(self, when):
+        """Why this key could not make a signature at when, by its self-signatures as they were then (as sqv reads
+        them): (key, "unbound", time of its oldest self-signature or None) when this key or its primary key had no
+        self-signature yet, (key, "expired", expiry) when one of them had expired; None when it could."""
+        for key in (self.primary, self):
+            signature = key.self_signature(when)
+            if signature is None:
+                return key, "unbound", min((s.created for s in key.self_signatures), default=None)
+            expiry = key.expires_by(signature)
+            if expiry is not None and expiry <= when:
+                return key, "expired", expiry
         return None
 
 

@@ -6,13 +6,17 @@ Never the verifier's exit code alone. gpgv exits 0 for a good signature by an ex
 digest, so its --status-fd lines decide, as apt reads them (apt-pkg/contrib/gpgv.cc, methods/gpgv.cc): GOODSIG with
 VALIDSIG, whose last field is the primary key's fingerprint, and never BADSIG, ERRSIG, NO_PUBKEY, NODATA, EXPSIG,
 EXPKEYSIG, REVKEYSIG or a weak digest. sqv prints the primary key fingerprint of each good signature; its policy
-refuses weak digests, revoked keys and expired signatures, but it judges a key as it was when the signature was made,
-so the signing key's expiry is checked here, from the keyring, as gpgv checks it: at the present time.
+refuses weak digests, revoked keys and expired signatures.
 
-A signature is accepted only when it is the one signature of the file, verifies, uses a strong digest, was made by a
-key (primary key or subkey) that is neither expired nor revoked now, has not expired itself, and its primary key is
-in the keyring and pinned (when fingerprints are pinned). Each refusal gives its reason; the wording is the same for
-both verifiers, whose own output the caller adds.
+The two judge the signing key at different times: gpgv as it is now, sqv as it was when it signed (so sqv alone
+trusts for ever a package signed before its key expired: the downgrade path of issue 17; and gpgv alone trusts a
+signature older than every self-signature of its key in the keyring). Both judgements are made here, from the
+keyring (openpgp.Key), whichever verifier ran.
+
+A signature is accepted only when it is the one signature of the file, verifies, uses a strong digest, has not
+expired, was made by a key (primary key or subkey) that is not revoked, was bound and valid when it signed and has
+not expired since, and its primary key is in the keyring and pinned (when fingerprints are pinned). Each refusal
+gives its reason, worded the same for both verifiers; the caller adds what the verifier printed.
 """
 
 from __future__ import annotations
@@ -74,6 +78,21 @@ def expired_key(handle, expired):
     return (
         f"it was made by {key} expired{f' on {day(when)}' if when else ''}; a package signed by a key that has "
         "expired is never trusted"
+    )
+
+
+def unusable_then(handle, created, problem):
+    """problem: what openpgp.Key.unusable_at() says of the signing key at the time of the signature."""
+    key, what, when = problem
+    whose = (
+        f"key {handle}, which" if key.fingerprint == handle else f"key {handle}, whose primary key {key.fingerprint}"
+    )
+    if what == "expired":
+        return f"it was made on {day(created)} by {whose} had expired on {day(when)}"
+    oldest = f" (its oldest is from {day(when)})" if when else ""
+    return (
+        f"it was made on {day(created)} by {whose} had no self-signature in the keyring yet{oldest}; give the key "
+        "with its earlier self-signatures"
     )
 
 
@@ -149,25 +168,33 @@ class Check:
         expired = key.expired(self.now) if key is not None else None
         return (expired[0].fingerprint, expired[1]) if expired else None
 
-    def judge(self, key, primary, hash_algorithm, said, *, signature_expired=None, revoked=False, key_expired=None):
+    def judge(
+        self, handle, primary, hash_algorithm, said, *, created, signature_expired=None, revoked=False, expired=False
+    ):
         """The checks on a signature the verifier found good, in the same order for both verifiers.
 
-        signature_expired is None, or when the signature expired (0 when not known); key_expired None, or what
-        expiry() returns (empty when the keyring does not tell).
+        handle is the fingerprint of the key that made the signature, primary that of its primary key, created when
+        the signature was made; signature_expired None, or when the signature expired (0 when not known); expired
+        whether the verifier found the key expired.
         """
         if hash_algorithm not in openpgp.STRONG_HASHES:
             raise Refused(weak_digest(hash_algorithm), said)
         if signature_expired is not None:
             raise Refused(expired_signature(signature_expired), said)
         if revoked:
-            raise Refused(revoked_key(key), said)
-        if key_expired is not None:
-            raise Refused(expired_key(key, key_expired), said)
-        if primary not in {certificate.primary.fingerprint for certificate in self.certificates}:
-            raise Refused(unknown_key(key), said)
+            raise Refused(revoked_key(handle), said)
+        key = self.key(handle)
+        if key is None or key.primary.fingerprint != primary:
+            raise Refused(unknown_key(handle), said)
+        # As sqv judges the key: at the time of the signature; as gpgv judges it: now.
+        problem = key.unusable_at(created) if created is not None else None
+        if problem:
+            raise Refused(unusable_then(handle, created, problem), said)
+        if expired or self.expiry(key):
+            raise Refused(expired_key(handle, self.expiry(key)), said)
         if self.pinned and primary not in self.pinned:
-            raise Refused(unpinned(key, primary), said)
-        return Signer(key, primary)
+            raise Refused(unpinned(handle, primary), said)
+        return Signer(handle, primary)
 
     # gpgv -----------------------------------------------------------------------------------------------------
 
@@ -210,18 +237,15 @@ class Check:
         signature_expired = None
         if "EXPSIG" in status:
             signature_expired = int(valid[3]) if valid[3].isdigit() else 0
-        key_expired = None
-        if "EXPKEYSIG" in status:
-            found = self.key(key)
-            key_expired = self.expiry(found) or ()
         return self.judge(
             key,
             primary,
             int(valid[7]),
             said,
+            created=int(valid[2]) if valid[2].isdigit() else None,
             signature_expired=signature_expired,
             revoked="REVKEYSIG" in status,
-            key_expired=key_expired,
+            expired="EXPKEYSIG" in status,
         )
 
     # sqv ------------------------------------------------------------------------------------------------------
@@ -248,16 +272,14 @@ class Check:
         keys = {key.fingerprint for key in known}
         if len(printed) != 1 or len(keys) != 1 or known[0].primary.fingerprint != printed[0]:
             raise Refused(no_good_signature("sqv"), said)
-        key = known[0]
         expires = sig.expires
         return self.judge(
-            key.fingerprint,
+            known[0].fingerprint,
             printed[0],
             sig.hash_algorithm,
             said,
+            created=sig.created,
             signature_expired=expires if expires is not None and expires <= self.now else None,
-            # sqv judged the key at the time of the signature; gpgv judges it now, and so does this.
-            key_expired=self.expiry(key),
         )
 
     def sqv_reason(self, sig, known, err):
@@ -271,6 +293,9 @@ class Check:
             return expired_signature(sig.expires)
         if "revoked" in err:
             return revoked_key(key.fingerprint)
+        problem = key.unusable_at(sig.created) if sig.created is not None else None
+        if problem:
+            return unusable_then(key.fingerprint, sig.created, problem)
         if self.expiry(key):
             return expired_key(key.fingerprint, self.expiry(key))
         if "manipulated" in err:

@@ -25,8 +25,9 @@ description:
     package, uses a strong digest (never MD5, SHA-1 or RIPEMD-160), has not expired, and was made by a key (primary
     key or subkey) that is neither expired nor revoked now and whose primary key is in O(keys) and, when
     O(pinned_fingerprints) is set, pinned. The verdict is the same with C(gpgv) (its C(--status-fd) lines) and
-    C(sqv); since C(sqv) judges a key as it was when the signature was made, the module checks the signing key's
-    expiry itself, from O(keys). An old package signed by a key that has expired since is refused.
+    C(sqv). C(gpgv) judges the signing key as it is now, C(sqv) as it was when it signed; the module makes both
+    judgements, from O(keys), whichever verifier runs. An old package signed by a key that has expired since is
+    refused, and so is a signature older than every self-signature of its key in O(keys).
   - Keeps the trusted keys in a keyring of their own, O(keyring), written from the dearmored O(keys) when it is
     missing or differs. The keys are never imported into a GnuPG home, so C(gpg) is not needed on the host; only
     the verifier C(apt) itself depends on is - C(gpgv) up to Debian 12, Sequoia's C(sqv) from Debian 13 on.

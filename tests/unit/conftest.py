@@ -96,3 +96,23 @@ def aws_env(monkeypatch):
     # Nothing may reach a real endpoint from a unit test.
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="session")
+def signing():
+    """Real keys and detached signatures (tests/unit/signing.py), made once; skips when gpg cannot be had."""
+    from tests.unit import signing as signing_module
+
+    missing, said = signing_module.ensure_tools()
+    if {"gpg", "gpg-agent"} & set(missing):
+        pytest.skip(
+            "gpg and gpg-agent make the keys of the signature tests; tests/harness/ensure-build-tools.sh signatures "
+            f"installs them (as root on Debian): {said or 'not installed'}"
+        )
+    made = signing_module.make_signing()
+    made.missing = missing
+    made.ensure_said = said
+    try:
+        yield made
+    finally:
+        made.close()

@@ -1,10 +1,12 @@
 # Copyright: fleet.ecs_anywhere contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""verified_package against a fake dpkg host, file:// and local HTTP mirrors, and real gpgv where there is one.
+"""verified_package against a fake dpkg host, file:// and local HTTP mirrors, and the real gpgv and sqv.
 
 The host's package tools are replaced by ``FakeHost`` (run_command and get_bin_path): nothing is ever installed on
-the machine running the tests. gpgv, dpkg-deb and ``dpkg --compare-versions`` run for real in the tests marked so,
-against a throwaway GnuPG key pair and real .deb files.
+the machine running the tests. gpgv, sqv, dpkg-deb and ``dpkg --compare-versions`` run for real in the tests marked
+so, against throwaway keys (tests/unit/signing.py) and real .deb files. Elsewhere a stand-in gpgv reports a good
+signature by the ECS key, with the status lines the real one prints, for the tests of what happens around the
+check; the verdict itself is only ever tested with the real verifiers (here and in test_signature_check.py).
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ Q+47JAY=
 RFC9580_V4_FPR = "C959BDBAFA32A2F89A153B678CFDE12197965A9A"
 
 
-def armor(data, checksum=True, headers=("Comment: test",)):
+def armor(data, checksum="=AAAA", headers=("Comment: test",)):
     body = base64.b64encode(data).decode()
     lines = ["-----BEGIN PGP PUBLIC KEY BLOCK-----", *headers, ""]
     lines += [body[i : i + 64] for i in range(0, len(body), 64)]
     if checksum:
-        lines.append("=" + base64.b64encode(verified_package.crc24(data).to_bytes(3, "big")).decode())
+        lines.append(checksum)  # never checked (RFC 9580 section 6.1)
     lines.append("-----END PGP PUBLIC KEY BLOCK-----")
     return "\n".join(lines) + "\n"
 
@@ -105,7 +107,7 @@ class FakeHost:
         self.calls = []
         self.missing = set()
         self.real = set()
-        self.verified = []  # (keyring path, keyring bytes, mode of the download directory) per gpgv call
+        self.verified = []  # (keyring path, keyring bytes, mode of the download directory) per gpgv or sqv call
         self.install_results = []  # queued (rc, stdout, stderr) of install commands; success when empty
 
     def install(self, name, version):
@@ -132,7 +134,7 @@ class FakeHost:
             return self.real_run_command(module, args, **kwargs)
         if tool in self.real and tool != "dpkg":
             result = self.real_run_command(module, args, **kwargs)
-            if tool == "gpgv":
+            if tool in ("gpgv", "sqv"):
                 self.record_verification(args)
             return result
         return getattr(self, "fake_" + tool.replace("-", "_"))(args, kwargs)
@@ -157,15 +159,15 @@ class FakeHost:
         return pathlib.Path(signature).read_bytes() == fake_signature(pathlib.Path(package).read_bytes())
 
     def fake_gpgv(self, args, kwargs):
+        assert args[args.index("--status-fd") + 1] == "1"
+        key = ECS_FPRS[0]
         if self.signature_matches(args):
-            return 0, "", "gpgv: Good signature\n"
-        return 1, "", "gpgv: BAD signature from fake key\n"
-
-    def fake_sqv(self, args, kwargs):
-        assert args[1] == "--keyring" and "--homedir" not in args
-        if self.signature_matches(args):
-            return 0, "0EFCDA127B05423B38AC629A10EC94E34B059976\n", ""
-        return 1, "", "Verifying signature:\n           Message has been manipulated\n"
+            status = (
+                f"[GNUPG:] NEWSIG\n[GNUPG:] GOODSIG {key[-16:]} Amazon ECS <ecs-security@amazon.com>\n"
+                f"[GNUPG:] VALIDSIG {key} 2024-01-01 1704067200 0 4 0 1 8 00 {key}\n"
+            )
+            return 0, status, "gpgv: Good signature\n"
+        return 1, f"[GNUPG:] NEWSIG\n[GNUPG:] BADSIG {key[-16:]} fake key\n", "gpgv: BAD signature from fake key\n"
 
     def fake_dpkg_deb(self, args, kwargs):
         assert args[1] == "-f"
@@ -295,7 +297,7 @@ class Mirror:
     def __init__(self, root, host):
         self.root = root
         self.host = host
-        self.signer = None  # a GpgKeys for real signatures, else fake ones
+        self.signer = None  # a Signer (real keys), else fake signatures
 
     def publish(self, version, name=NAME, depends=None, file_name=None, signer=None):
         file_name = file_name or f"{name}_{version}.deb"
@@ -364,7 +366,7 @@ def test_bundled_aws_keys_have_the_pinned_fingerprints():
 
 def test_several_blocks_and_items_make_one_keyring():
     blocks = verified_package.dearmor(SSM_KEYS)
-    assert len(blocks) == 3 and all(block[0] == 0x99 for block in blocks)  # old-format public key packets
+    assert len(blocks) == 5 and all(block[0] == 0x99 for block in blocks)  # old-format public key packets
     keyring, fingerprints = verified_package.read_keys([SSM_KEYS, ECS_KEYS])
     assert keyring == b"".join(blocks) + ECS_KEYRING
     assert fingerprints == pinned("ssm_agent", "__ecs_anywhere_ssm_aws_key_fingerprints") + ECS_FPRS
@@ -387,17 +389,23 @@ def test_armor_noise_is_tolerated():
     assert verified_package.dearmor(armor(data, headers=()))[0] == data
 
 
-def test_crc_mismatch_is_rejected():
+def test_armor_checksum_is_ignored_and_the_pins_catch_an_altered_key(vp):
     lines = ECS_KEYS.splitlines()
     crc_index = next(i for i, line in enumerate(lines) if line.startswith("="))
     assert lines[crc_index] == "=LqgN"
-    with pytest.raises(verified_package.KeyMaterialError, match="CRC24 checksum does not match"):
-        verified_package.dearmor("\n".join(lines[:crc_index] + ["=LqgM"] + lines[crc_index + 1 :]))
-    # One altered character of the key itself, with the original checksum.
+    # RFC 9580 section 6.1: a wrong, malformed or missing checksum line changes nothing.
+    for checksum in (["=LqgM"], ["=not base64!"], []):
+        text = "\n".join(lines[:crc_index] + checksum + lines[crc_index + 1 :])
+        assert verified_package.read_keys([text]) == (ECS_KEYRING, ECS_FPRS)
+    # One altered character of the key itself makes another key, which the pinned fingerprint refuses.
     body = lines[5]
-    altered = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
-    with pytest.raises(verified_package.KeyMaterialError, match="CRC24"):
-        verified_package.dearmor("\n".join(lines[:5] + [altered] + lines[6:]))
+    altered = "\n".join(lines[:5] + [body[:10] + ("A" if body[10] != "A" else "B") + body[11:]] + lines[6:])
+    assert verified_package.read_keys([altered])[1] != ECS_FPRS
+    result = vp.run(
+        args_for(("file:///p.deb", "file:///p.deb.sig"), vp.keyring, keys=[altered], pinned_fingerprints=ECS_FPRS)
+    )
+    assert result["failed"] and f"where exactly {ECS_FPRS[0]} are pinned" in result["msg"]
+    assert vp.host.calls == [] and not os.path.exists(vp.keyring)
 
 
 def v3_key():
@@ -432,11 +440,11 @@ def test_bad_key_material_is_rejected(text, message):
 
 def test_bad_keys_fail_before_the_host_is_looked_at(vp):
     result = vp.run(
-        args_for(("file:///p.deb", "file:///p.deb.sig"), vp.keyring, keys=[ECS_KEYS.replace("=LqgN", "=AAAA")])
+        args_for(("file:///p.deb", "file:///p.deb.sig"), vp.keyring, keys=[ECS_KEYS.replace("mQINBFq1", "mQIN$q1")])
     )
     assert result["failed"]
     assert "Unable to read the trusted keys for amazon-ssm-agent: item 1 of the keys option" in result["msg"]
-    assert "CRC24 checksum does not match" in result["msg"] and "never installed" in result["msg"]
+    assert "not valid base64" in result["msg"] and "never installed" in result["msg"]
     assert vp.host.calls == [] and not os.path.exists(vp.keyring)
 
 
@@ -755,7 +763,8 @@ def test_bad_signature_installs_nothing_and_cleans_up(vp):
     assert result["failed"]
     assert result["msg"] == (
         f"Refusing to install {urls[0]}: its signature does not verify against the trusted keys (keys, fingerprints "
-        f"{ECS_FPRS[0]}); an unsigned package is never installed. gpgv said: gpgv: BAD signature from fake key"
+        f"{ECS_FPRS[0]}): the package does not match the signature: the package or its signature was altered; an "
+        "unsigned package is never installed. gpgv said: gpgv: BAD signature from fake key"
     )
     assert vp.host.installed(NAME) is None
     assert not os.path.exists(vp.keyring)  # the new keyring is only written once a verified install goes ahead
@@ -802,30 +811,6 @@ def test_host_without_a_verifier_fails_before_downloading(vp):
     assert "gpgv was not found on the host. Install the gpgv or the sqv package" in result["msg"]
     assert "an unsigned package is never installed" in result["msg"]
     assert vp.downloads == [] and not os.path.exists(vp.keyring)
-
-
-def test_host_with_sqv_instead_of_gpgv_verifies_with_sqv(vp):
-    # Debian 13: apt depends on Sequoia's sqv, and gpgv is not installed.
-    vp.host.missing.add("gpgv")
-    result = vp.run(args_for(vp.mirror.publish("3.3.1-1"), vp.keyring))
-    assert result["installed"] is True and result["version"] == "3.3.1-1"
-    (call,) = vp.host.commands("sqv")
-    assert call[1] == "--keyring"
-    # Verified against the keys the run then wrote as the keyring.
-    assert vp.host.verified[0][1] == pathlib.Path(vp.keyring).read_bytes()
-    assert vp.host.commands("gpgv") == []
-
-
-def test_sqv_refusal_names_sqv(vp):
-    vp.host.missing.add("gpgv")
-    package_url, signature_url = vp.mirror.publish("3.3.1-1")
-    other_package_url, dummy = vp.mirror.publish("3.3.2-1")
-    result = vp.run(args_for((other_package_url, signature_url), vp.keyring))
-    assert result["failed"]
-    assert "its signature does not verify against the trusted keys" in result["msg"]
-    assert "sqv said: Verifying signature:" in result["msg"] and "Message has been manipulated" in result["msg"]
-    assert vp.host.installed(NAME) is None
-    assert package_url != other_package_url
 
 
 def test_converged_host_needs_no_gpgv(vp):
@@ -925,50 +910,18 @@ def test_silent_server_is_bounded_by_the_timeout(vp):
 # Real gpgv, dpkg-deb and dpkg --compare-versions ---------------------------------------------------------------
 
 
-class GpgKeys:
-    """Two throwaway Ed25519 signing keys in a private GnuPG home."""
+class Signer:
+    """Signs a published package with a key of the session's real keys (tests/unit/signing.py)."""
 
-    def __init__(self, home):
-        self.home = home
-        self.fingerprints = {}
-        self.armored = {}
-        for user in ("signer", "stranger"):
-            uid = f"{user} <{user}@example.invalid>"
-            self.gpg(
-                "--passphrase", "", "--pinentry-mode", "loopback", "--quick-gen-key", uid, "ed25519", "sign", "never"
-            )
-            listing = self.gpg("--with-colons", "--list-keys", f"<{user}@example.invalid>").stdout
-            self.fingerprints[user] = next(line.split(":")[9] for line in listing.splitlines() if line[:4] == "fpr:")
-            self.armored[user] = self.gpg("--armor", "--export", self.fingerprints[user]).stdout
+    def __init__(self, signing, name, armored=False):
+        self.signing = signing
+        self.name = name
+        self.armored = armored
 
-    def gpg(self, *args):
-        return subprocess.run(
-            ["gpg", "--batch", "--quiet", "--homedir", self.home, *args], check=True, capture_output=True, text=True
-        )
-
-    def signing_as(self, user, armored=False):
-        keys = self
-
-        class Signer:
-            def sign(self, path, signature):
-                extra = ["--armor"] if armored else []
-                keys.gpg(
-                    "--local-user", keys.fingerprints[user], *extra, "--detach-sign", "-o", str(signature), str(path)
-                )
-
-        return Signer()
-
-
-@pytest.fixture(scope="module")
-def gpg_keys():
-    if not (shutil.which("gpg") and shutil.which("gpgv") and shutil.which("gpg-agent")):
-        pytest.skip("gpg, gpg-agent and gpgv are needed for the real signature tests")
-    home = tempfile.mkdtemp(prefix="vp-gpg-")  # short: gpg-agent's socket path is limited
-    try:
-        yield GpgKeys(home)
-    finally:
-        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False, capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+    def sign(self, path, signature):
+        extra = ["--armor"] if self.armored else []
+        key = self.signing.signer(self.name) + "!"
+        self.signing.gpg("--local-user", key, *extra, "--detach-sign", "-o", str(signature), str(path))
 
 
 def build_deb(path, fields):
@@ -986,38 +939,48 @@ def build_deb(path, fields):
         shutil.rmtree(root)
 
 
-@pytest.fixture
-def real_tools(host, mirror, gpg_keys):
+@pytest.fixture(params=["gpgv", "sqv"])
+def real_tools(request, host, mirror, signing):
+    """The real verifier of the parameter (the other one missing, as on Debian 13 for gpgv), dpkg-deb and dpkg."""
+    verifier = request.param
+    if not shutil.which(verifier):
+        pytest.skip(f"{verifier} is not installed; tests/harness/ensure-build-tools.sh signatures installs it")
     if not (shutil.which("dpkg-deb") and shutil.which("dpkg")):
         pytest.skip("dpkg-deb and dpkg are needed for the real package tests")
-    host.real.update({"gpgv", "dpkg-deb", "dpkg"})
-    mirror.signer = gpg_keys.signing_as("signer")
-    return gpg_keys
+    host.real.update({verifier, "dpkg-deb", "dpkg"})
+    host.missing.add("sqv" if verifier == "gpgv" else "gpgv")
+    mirror.signer = Signer(signing, "trusted")
+    signing.verifier = verifier
+    return signing
 
 
-def real_args(urls, keyring, keys, **extra):
+def real_args(urls, keyring, signing, **extra):
     return args_for(
-        urls, keyring, keys=[keys.armored["signer"]], pinned_fingerprints=[keys.fingerprints["signer"]], **extra
+        urls, keyring, keys=[signing.armored["trusted"]], pinned_fingerprints=[signing.fingerprints["trusted"]], **extra
     )
 
 
-def test_real_keyring_equals_gpg_dearmor(real_tools, tmp_path):
-    keyring, fingerprints = verified_package.read_keys([real_tools.armored["signer"], ECS_KEYS])
+def test_real_keyring_equals_gpg_dearmor(signing):
+    keyring, fingerprints = verified_package.read_keys([signing.armored["trusted"], ECS_KEYS])
     exported = subprocess.run(
-        ["gpg", "--dearmor"], input=real_tools.armored["signer"].encode(), capture_output=True, check=True
+        ["gpg", "--dearmor"], input=signing.armored["trusted"].encode(), capture_output=True, check=True
     ).stdout
     assert keyring == exported + ECS_KEYRING
-    assert fingerprints == [real_tools.fingerprints["signer"], *ECS_FPRS]
+    assert fingerprints == [signing.fingerprints["trusted"], *ECS_FPRS]
 
 
 @pytest.mark.parametrize("armored", [False, True])
 def test_real_good_signature_installs(vp, real_tools, armored):
-    vp.mirror.signer = real_tools.signing_as("signer", armored=armored)
+    vp.mirror.signer = Signer(real_tools, "trusted", armored=armored)
     urls = vp.mirror.publish("3.3.1-1", depends="python3")
     result = vp.run(real_args(urls, vp.keyring, real_tools))
     assert not result.get("failed"), result["msg"]
     assert result["installed"] is True and result["version"] == "3.3.1-1" == vp.host.installed(NAME)
-    assert result["fingerprints"] == [real_tools.fingerprints["signer"]]
+    assert result["fingerprints"] == [real_tools.fingerprints["trusted"]]
+    trusted = real_tools.fingerprints["trusted"]
+    assert result["signer"] == {"key": trusted, "primary": trusted}
+    (call,) = vp.host.commands(real_tools.verifier)
+    assert call[call.index("--keyring") + 1] == vp.host.verified[0][0]
     assert len(vp.host.commands("apt-get")) == 1  # real dpkg-deb saw the Depends field
     # Verified against the new keyring in the private directory, which then became the keyring on disk.
     assert vp.host.verified[0][0].startswith(os.path.join(str(vp.host.scratch), TMP_PREFIX))
@@ -1029,6 +992,15 @@ def test_real_good_signature_installs(vp, real_tools, armored):
     assert vp.host.verified[-1][0] == vp.keyring
 
 
+def test_real_signature_by_a_subkey_of_the_pinned_key(vp, real_tools):
+    vp.mirror.signer = Signer(real_tools, "split")
+    urls = vp.mirror.publish("3.3.1-1")
+    split = real_tools.fingerprints["split"]
+    result = vp.run(args_for(urls, vp.keyring, keys=[real_tools.armored["split"]], pinned_fingerprints=[split]))
+    assert not result.get("failed"), result["msg"]
+    assert result["signer"] == {"key": real_tools.subkeys["split"], "primary": split}
+
+
 def test_real_tampered_file_is_refused(vp, real_tools):
     url, signature_url = vp.mirror.publish("3.3.1-1")
     with open(url[len("file://") :], "ab") as f:
@@ -1036,19 +1008,50 @@ def test_real_tampered_file_is_refused(vp, real_tools):
     result = vp.run(real_args((url, signature_url), vp.keyring, real_tools))
     assert result["failed"]
     assert result["msg"].startswith(
-        f"Refusing to install {url}: its signature does not verify against the trusted keys"
+        f"Refusing to install {url}: its signature does not verify against the trusted keys (keys, fingerprints "
+        f"{real_tools.fingerprints['trusted']}): the package does not match the signature: the package or its "
+        "signature was altered; an unsigned package is never installed. "
+        f"{real_tools.verifier} said: "
     )
-    assert "gpgv said: " in result["msg"] and "BAD signature" in result["msg"]
+    assert ("BAD signature" if real_tools.verifier == "gpgv" else "Message has been manipulated") in result["msg"]
     assert vp.host.installed(NAME) is None and not os.path.exists(vp.keyring)
     assert_nothing_left(vp.host)
 
 
 def test_real_signature_by_another_key_is_refused(vp, real_tools):
-    urls = vp.mirror.publish("3.3.1-1", signer=real_tools.signing_as("stranger"))
+    urls = vp.mirror.publish("3.3.1-1", signer=Signer(real_tools, "stranger"))
     result = vp.run(real_args(urls, vp.keyring, real_tools))
     assert result["failed"] and "its signature does not verify" in result["msg"]
-    assert "No public key" in result["msg"]
+    assert (
+        f"it was made by key {real_tools.fingerprints['stranger']}, which is not among the trusted keys"
+        in (result["msg"])
+    )
+    assert ("No public key" if real_tools.verifier == "gpgv" else "Missing key") in result["msg"]
     assert vp.host.installed(NAME) is None
+    assert_nothing_left(vp.host)
+
+
+def test_real_package_signed_by_a_key_that_has_expired_since_is_refused(vp, real_tools):
+    # The downgrade path of issue 17: an old package, signed while its key was valid.
+    root = real_tools.root
+    package, signature = vp.mirror.root / "old.deb", vp.mirror.root / "old.deb.sig"
+    shutil.copy(root / "package.deb", package)
+    shutil.copy(root / "expired.sig", signature)
+    expired = real_tools.fingerprints["expired"]
+    args = args_for(
+        (package.as_uri(), signature.as_uri()),
+        vp.keyring,
+        keys=[real_tools.armored["expired"]],
+        pinned_fingerprints=[expired],
+    )
+    result = vp.run(args)
+    assert result["failed"]
+    assert (
+        f"(keys, fingerprints {expired}): it was made by key {expired}, which expired on 2020-01-02; a package signed "
+        "by a key that has expired is never trusted; an unsigned package is never installed." in result["msg"]
+    )
+    assert vp.host.commands("dpkg-deb") == [] and vp.host.installed(NAME) is None
+    assert not os.path.exists(vp.keyring)
     assert_nothing_left(vp.host)
 
 
