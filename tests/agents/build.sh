@@ -11,12 +11,19 @@
 #   docker/rpm/ with Docker's RPMs: docker-ce and docker-ce-cli (Epoch 3, Release <rev>.<el9|el10|fc43...>) and
 #   containerd.io (Release <rev>.<tag>) per dist tag of DOCKER_RPM_REPOS, and the distributions' own docker,
 #   containerd and runc per DOCKER_DISTRO_REPOS (docker/rpm/<repo>/, e.g. docker/rpm/amazonlinux/2023/).
+#   Unlike the .debs (Python stand-ins), these RPMs carry a real engine: Debian 12's docker.io, containerd, runc and
+#   tini (amd64 for x86_64, arm64 for aarch64), downloaded once with apt-get download into DEBIAN_DEB_CACHE
+#   (<repo>/build/cache/debian; the only network access, to Debian's archive) and repackaged as RPMs: unpacked
+#   with dpkg-deb -x, /lib moved to /usr/lib, Debian's paths and units kept (/usr/sbin/dockerd, /usr/bin/containerd,
+#   /usr/sbin/runc), RPM names, versions and relations Docker's / the distributions' as before.
 # Usage: tests/agents/build.sh OUTDIR     (no-op when the inputs did not change)
 # Env:   SSM_VERSION (3.3.1957.0-1), SSM_NEXT_VERSION (3.3.2299.0-1), ECS_VERSIONS ("1.105.1-1 1.106.0-1"),
 #        ARCHES ("amd64 arm64"), DOCKER_VERSIONS ("27.3.1-1 27.5.1-1"), CONTAINERD_VERSIONS ("1.7.24-1 1.7.25-1"),
 #        DOCKER_CODENAMES ("bullseye:11 bookworm:12 trixie:13"), DOCKER_UBUNTU_CODENAMES ("jammy:22.04 noble:24.04"),
 #        DOCKER_ARCHES ("amd64"), DOCKER_RPM_REPOS ("centos:9 centos:10 rhel:9 rhel:10 fedora:43 fedora:44
-#        fedora:45"), DOCKER_DISTRO_REPOS ("amazonlinux/2023 suse/15")
+#        fedora:45"), DOCKER_DISTRO_REPOS ("amazonlinux/2023 suse/15"), DEBIAN_DEB_CACHE, ECSA_DEBIAN_MIRROR
+#        (http://deb.debian.org/debian), ECSA_DEBIAN_SECURITY_MIRROR (http://deb.debian.org/debian-security),
+#        DOCKER_RPM_PAYLOAD (w1.zstdio: rpmbuild's payload compression of the Docker RPMs)
 set -eu
 
 OUT=${1:?usage: build.sh OUTDIR}
@@ -34,6 +41,17 @@ DOCKER_ARCHES=${DOCKER_ARCHES:-amd64}
 DOCKER_RPM_REPOS=${DOCKER_RPM_REPOS:-"centos:9 centos:10 rhel:9 rhel:10 fedora:43 fedora:44 fedora:45"}
 DOCKER_DISTRO_REPOS=${DOCKER_DISTRO_REPOS:-"amazonlinux/2023 suse/15"}
 RUNC_VERSION=1.2.2
+# The Docker RPMs' payload: Debian's own packages of this suite (the suite most synthetic images are built on; its
+# binaries also run on the trixie-based ones).
+DEBIAN_SUITE=bookworm
+DEBIAN_DOCKER_DEBS="docker.io containerd runc tini"
+DEBIAN_DEB_CACHE=${DEBIAN_DEB_CACHE:-${ECSA_BUILD_DIR:-$(cd "$HERE/../.." && pwd)/build}/cache/debian}
+ECSA_DEBIAN_MIRROR=${ECSA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+ECSA_DEBIAN_SECURITY_MIRROR=${ECSA_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# Payload compression of the Docker RPMs (~3.6 GB of mostly Go binaries in 40 RPMs), measured on 2 cores: zstd
+# level 1 makes `make agents` from scratch take ~25 s and the mirror 1.1 GB; level 3 ~5 s more for 8 % less;
+# gzip -9 (the agent RPMs') would spend ~40 s per 250 MB of payload, minutes in all.
+DOCKER_RPM_PAYLOAD=${DOCKER_RPM_PAYLOAD:-w1.zstdio}
 # Fixed mtimes make the packages reproducible (same inputs -> same bytes).
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
 export SOURCE_DATE_EPOCH
@@ -64,9 +82,51 @@ distro_evr() {
     esac
 }
 
+# fetch_debs DEBARCH: Debian's DEBIAN_DOCKER_DEBS of DEBIAN_SUITE for DEBARCH in $DEBIAN_DEB_CACHE/<suite>-<arch>/
+# (with SHA256SUMS), downloaded once: a no-op when the cache holds them. apt-get runs on a private state (sources,
+# lists, cache) under the cache dir, so it needs neither the machine's sources nor its foreign architectures
+# (arm64 on an amd64 machine); the archive's signed Release files (debian-archive-keyring) vouch for the .debs.
+fetch_debs() {
+    da=$1 dir="$DEBIAN_DEB_CACHE/$DEBIAN_SUITE-$1" key="$DEBIAN_SUITE|$DEBIAN_DOCKER_DEBS|$1"
+    if [ -s "$dir/SHA256SUMS" ] && [ "$(cat "$dir/.key" 2>/dev/null)" = "$key" ]; then return 0; fi
+    mkdir -p "$DEBIAN_DEB_CACHE"
+    # One download at a time (make agents and the agents tests' own build may run together).
+    exec 8>"$DEBIAN_DEB_CACHE/.lock"
+    flock 8
+    if [ -s "$dir/SHA256SUMS" ] && [ "$(cat "$dir/.key" 2>/dev/null)" = "$key" ]; then exec 8>&-; return 0; fi
+    kr=/usr/share/keyrings/debian-archive-keyring.gpg
+    if ! command -v apt-get >/dev/null 2>&1 || [ ! -f "$kr" ]; then
+        echo "build.sh: apt-get and $kr are needed to download $DEBIAN_DOCKER_DEBS" >&2
+        exit 1
+    fi
+    tmp="$dir.tmp"
+    rm -rf "$tmp" && mkdir -p "$tmp/apt/lists/partial" "$tmp/apt/cache/archives/partial" "$tmp/debs"
+    printf 'deb [signed-by=%s] %s %s main\n' "$kr" "$ECSA_DEBIAN_MIRROR" "$DEBIAN_SUITE" \
+        "$kr" "$ECSA_DEBIAN_MIRROR" "$DEBIAN_SUITE-updates" \
+        "$kr" "$ECSA_DEBIAN_SECURITY_MIRROR" "$DEBIAN_SUITE-security" > "$tmp/apt/sources.list"
+    set -- -q -o "Dir::Etc::SourceList=$tmp/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+        -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
+        -o "Dir::State::Lists=$tmp/apt/lists" -o "Dir::Cache=$tmp/apt/cache" -o Dir::State::status=/dev/null \
+        -o "APT::Architecture=$da" -o "APT::Architectures::=$da" -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+    echo "agents: downloading $DEBIAN_DOCKER_DEBS ($DEBIAN_SUITE, $da) from Debian's archive ..."
+    # shellcheck disable=SC2086 # one word per package
+    if ! { apt-get "$@" update && (cd "$tmp/debs" && apt-get "$@" download $DEBIAN_DOCKER_DEBS); } \
+            > "$tmp/apt.log" 2>&1; then
+        cat "$tmp/apt.log" >&2
+        echo "build.sh: could not download $DEBIAN_DOCKER_DEBS ($DEBIAN_SUITE, $da) from $ECSA_DEBIAN_MIRROR" >&2
+        exit 1
+    fi
+    (cd "$tmp/debs" && sha256sum -- *.deb) > "$tmp/debs/SHA256SUMS"
+    echo "$key" > "$tmp/debs/.key"
+    rm -rf "$dir" && mv "$tmp/debs" "$dir" && rm -rf "$tmp"
+    exec 8>&-
+}
+for arch in $DOCKER_ARCHES; do fetch_debs "$arch"; done
+
 stamp=$( (echo "$SSM_VERSION|$SSM_NEXT_VERSION|$ECS_VERSIONS|$ARCHES|$SOURCE_DATE_EPOCH";
           echo "$DOCKER_VERSIONS|$CONTAINERD_VERSIONS|$DOCKER_CODENAMES|$DOCKER_UBUNTU_CODENAMES|$DOCKER_ARCHES";
-          echo "$DOCKER_RPM_REPOS|$DOCKER_DISTRO_REPOS"
+          echo "$DOCKER_RPM_REPOS|$DOCKER_DISTRO_REPOS|$DOCKER_RPM_PAYLOAD"
+          for arch in $DOCKER_ARCHES; do cat "$DEBIAN_DEB_CACHE/$DEBIAN_SUITE-$arch/SHA256SUMS"; done
           cd "$HERE" && find build.sh src -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | LC_ALL=C sort |
           xargs sha256sum) | sha256sum | cut -d' ' -f1)
 
@@ -149,22 +209,29 @@ finish() {  # finish ROOTDIR DEB [COMPRESSION]
 
 # Directories every host has: the RPMs own only their own directories below these.
 SHARED_DIRS=" /etc /usr /usr/bin /usr/lib /usr/libexec /usr/lib/systemd /usr/lib/systemd/system /usr/share"
-SHARED_DIRS="$SHARED_DIRS /usr/share/doc /var /var/lib /var/log /var/cache "
+SHARED_DIRS="$SHARED_DIRS /usr/share/doc /var /var/lib /var/log /var/cache /etc/default /usr/sbin /usr/lib/udev"
+SHARED_DIRS="$SHARED_DIRS /usr/lib/udev/rules.d /usr/share/man /usr/share/man/man1 /usr/share/man/man5"
+SHARED_DIRS="$SHARED_DIRS /usr/share/man/man8 /usr/share/bash-completion /usr/share/bash-completion/completions"
+SHARED_DIRS="$SHARED_DIRS /usr/share/zsh /usr/share/zsh/vendor-completions /usr/share/fish"
+SHARED_DIRS="$SHARED_DIRS /usr/share/fish/vendor_completions.d "
 
 # rpm_package STAGE SPECIN VERSION-REVISION ARCH OUTDIR [CONFFILES [SCRIPTLETS]]: the spec of one RPM (SPECIN's
 # header and scriptlets with @RPM_VERSION@/@RPM_RELEASE@ from VERSION-REVISION, SCRIPTLETS appended, %install
 # copying STAGE, %files listing it, CONFFILES as %config(noreplace)); queued, rpmbuild runs them all at the end.
-# STAGE holds the same files as the .deb's root, with units under usr/lib/systemd/system.
+# STAGE holds the same files as the .deb's root, with units under usr/lib/systemd/system. The buildroot is a tree of
+# hard links to STAGE (the Docker payloads are ~150 MB each), compressed as $rpm_payload says (default gzip -9);
+# $spec_sed, when set, is a sed script applied to the header too.
 rpm_package() {
     stage=$1 conffiles=${6:-}
     spec="$stage.spec"
     find "$stage" -type d -exec chmod 0755 {} +
     find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     {
-        sed -e "s/@RPM_VERSION@/${3%-*}/g" -e "s/@RPM_RELEASE@/${3##*-}/g" -e "s|@VENDOR@|${vendor:-}|g" "$2"
+        sed -e "s/@RPM_VERSION@/${3%-*}/g" -e "s/@RPM_RELEASE@/${3##*-}/g" -e "s|@VENDOR@|${vendor:-}|g" \
+            -f "${spec_sed:-/dev/null}" "$2"
         if [ -n "${7:-}" ]; then echo; dsubst "$7" "" "" ""; fi
-        printf '\n%%install\nmkdir -p %%{buildroot}\ncp -a %s/. %%{buildroot}/\n\n%%files\n%%defattr(-,root,root,-)\n' \
-            "$stage"
+        printf '\n%%install\nmkdir -p %%{buildroot}\ncp -al %s/. %%{buildroot}/\n\n' "$stage"
+        printf '%%files\n%%defattr(-,root,root,-)\n'
         (cd "$stage" && find . -mindepth 1 -printf '%y %P\n' | LC_ALL=C sort -k 2) |
             awk -v shared="$SHARED_DIRS" -v conf=" $(printf '%s' "$conffiles" | tr '\n' ' ') " '{
                 p = "/" $2
@@ -173,7 +240,7 @@ rpm_package() {
                 else print p
             }'
     } > "$spec"
-    echo "$spec $(rpm_arch "$4") $5" >> "$RPM_JOBS"
+    echo "$spec $(rpm_arch "$4") $5 ${rpm_payload:-w9.gzdio}" >> "$RPM_JOBS"
 }
 
 # Build every queued spec, in parallel (each rpmbuild is short and single-threaded). Reproducible: build time and
@@ -183,7 +250,7 @@ rpm_build_all() {
     jobs=$(nproc 2>/dev/null || echo 4)
     # shellcheck disable=SC2016 # expanded by the inner sh
     xargs -P "$jobs" -L 1 sh -c '
-        spec=$1 target=$2 outdir=$3 top=${1%.spec}.top
+        spec=$1 target=$2 outdir=$3 payload=$4 top=${1%.spec}.top
         mkdir -p "$top" "$outdir"
         rpmbuild -bb --quiet --target "$target" \
             --define "_topdir $top" --define "_rpmdir $outdir" \
@@ -191,7 +258,7 @@ rpm_build_all() {
             --define "_buildhost fleet-ecs-anywhere-build" \
             --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \
             --define "__os_install_post %{nil}" --define "_build_id_links none" \
-            --define "_binary_payload w9.gzdio" --define "_binary_filedigest_algorithm 8" \
+            --define "_binary_payload $payload" --define "_binary_filedigest_algorithm 8" \
             "$spec" > "$top.log" 2>&1 || { cat "$top.log" >&2; exit 255; }
     ' sh < "$RPM_JOBS"
     echo "agents: built $(wc -l < "$RPM_JOBS") RPMs"
@@ -277,16 +344,74 @@ docker_package() {
     finish "$r" "$6" gzip
 }
 
-# docker_rpm STAGE NAME VERSION-RELEASE ARCH OUTDIR [UNITS SERVICES [CONFFILES]]: queue the RPM of a docker stand-in
-# (src/docker/rpm/NAME.spec.in), with the scriptlets that enable and start the units, as docker_package does.
+# docker_rpm STAGE NAME VERSION-RELEASE ARCH OUTDIR [UNITS SERVICES [CONFFILES]]: queue one of the Docker RPMs
+# (src/docker/rpm/NAME.spec.in, its %description told what Debian payload it carries), with the scriptlets that enable
+# and start the units, as docker_package does; payload compressed with DOCKER_RPM_PAYLOAD.
 docker_rpm() {
     units=${6:-} services=${7:-}
+    rpm_payload=$DOCKER_RPM_PAYLOAD spec_sed="$WORK/deb-$4/payload.sed"
     rpm_package "$1" "$SRC/docker/rpm/$2.spec.in" "$3" "$4" "$5" "${8:-}" \
         "$(if [ -n "$units" ]; then echo "$SRC/docker/rpm/scriptlets.in"; fi)"
+    rpm_payload="" spec_sed=""
 }
 
-# The stand-ins' files, staged once per package format (UNITDIR lib/systemd/system for .debs,
-# usr/lib/systemd/system for RPMs), from the same sources.
+# ---- The Docker RPMs' payload: Debian's packages (fetch_debs), unpacked once per architecture as dpkg would, with
+# /lib moved to /usr/lib (rpm must not create /lib over the merged-/usr symlink). Left out: the SysV init script
+# (systemd runs the units), libnetwork's test programs dnet and ovrouter (no Docker package has them) and lintian
+# overrides. Debian's units, paths and conffiles are kept: /usr/sbin/dockerd (docker.service runs it), /usr/sbin/runc
+# (with Debian's /usr/bin/runc link), /usr/bin/docker-init -> tini-static, %config(noreplace) /etc/default/docker and
+# /etc/containerd/config.toml.
+DEB_DROP="etc/init.d usr/bin/dnet usr/sbin/ovrouter usr/share/lintian"
+# What docker-ce-cli takes of docker.io (docker-ce keeps the rest), as Docker splits engine and CLI.
+DEB_CLI_PATHS="usr/bin/docker usr/share/man/man1 usr/share/man/man5 usr/share/bash-completion usr/share/zsh"
+DEB_CLI_PATHS="$DEB_CLI_PATHS usr/share/fish"
+
+debian_release() {  # debian_release SUITE -> its number
+    case $1 in bullseye) echo 11 ;; bookworm) echo 12 ;; trixie) echo 13 ;; *) echo "$1" ;; esac
+}
+
+unpack_debs() {  # unpack_debs DEBARCH -> $WORK/deb-<arch>/<package>/, conffiles, payload.sed (the specs' @..._DEB@)
+    d="$WORK/deb-$1"
+    mkdir -p "$d"
+    : > "$d/conffiles"
+    echo "s|@DEBIAN@|Debian $(debian_release "$DEBIAN_SUITE") ($DEBIAN_SUITE, $1)|g" > "$d/payload.sed"
+    for p in $DEBIAN_DOCKER_DEBS; do
+        for deb in "$DEBIAN_DEB_CACHE/$DEBIAN_SUITE-$1/${p}_"*"_$1.deb"; do
+            dpkg-deb -x "$deb" "$d/$p"
+            if [ -d "$d/$p/lib" ]; then
+                mkdir -p "$d/$p/usr/lib" && cp -a "$d/$p/lib/." "$d/$p/usr/lib/" && rm -rf "${d:?}/$p/lib"
+            fi
+            # shellcheck disable=SC2086 # one word per path
+            (cd "$d/$p" && rm -rf $DEB_DROP)
+            dpkg-deb --info "$deb" conffiles >> "$d/conffiles" 2>/dev/null || true
+            echo "s|@$(echo "$p" | tr 'a-z.' 'A-Z_')_DEB@|$p $(dpkg-deb -f "$deb" Version)|g" >> "$d/payload.sed"
+        done
+    done
+}
+
+stage_deb() {  # stage_deb ROOT DEBARCH PACKAGE [PATH...]: hard links to the unpacked PACKAGE (only PATHs, if given)
+    r=$1 from="$WORK/deb-$2/$3"
+    shift 3
+    mkdir -p "$r"
+    if [ "$#" -eq 0 ]; then cp -al "$from/." "$r/"; else (cd "$from" && cp -al --parents "$@" "$r/"); fi
+}
+
+stage_deb_engine() {  # stage_deb_engine ROOT DEBARCH: docker.io less its CLI, plus tini (docker-init)
+    stage_deb "$1" "$2" docker.io
+    # shellcheck disable=SC2086 # one word per path
+    (cd "$1" && rm -rf $DEB_CLI_PATHS)
+    stage_deb "$1" "$2" tini
+}
+
+stage_deb_cli() {  # stage_deb_cli ROOT DEBARCH: the CLI part of docker.io, with its copyright
+    # shellcheck disable=SC2086 # one word per path
+    stage_deb "$1" "$2" docker.io $DEB_CLI_PATHS
+    mkdir -p "$1/usr/share/doc/docker-ce-cli"
+    cp -al "$WORK/deb-$2/docker.io/usr/share/doc/docker.io/copyright" "$1/usr/share/doc/docker-ce-cli/"
+}
+
+# The Python stand-ins' files, for the .debs of Docker's apt repositories only (UNITDIR lib/systemd/system); the RPMs
+# carry Debian's real engine (stage_deb).
 stage_containerd() {  # stage_containerd ROOT VERSION ARCH UPSTREAM UNITDIR PACKAGE PROGRAMS
     r=$1
     install -d "$r/usr/bin" "$r/usr/share/doc/$6"
@@ -329,9 +454,10 @@ build_containerd() {  # build_containerd VERSION ARCH
         containerd.service containerd.service
     for tag in $DOCKER_RPM_TAGS; do
         r="$WORK/rpm-containerd.io-$v.$tag-$arch"
-        stage_containerd "$r" "$v.$tag" "$arch" "$up" usr/lib/systemd/system containerd.io "containerd ctr runc"
+        stage_deb "$r" "$arch" containerd
+        stage_deb "$r" "$arch" runc
         docker_rpm "$r" containerd.io "$v.$tag" "$arch" "$OUT/docker/rpm" containerd.service containerd.service \
-            "$CONTAINERD_CONFFILES"
+            "$(cat "$WORK/deb-$arch/conffiles")"
     done
 }
 
@@ -352,12 +478,13 @@ build_docker() {  # build_docker VERSION CODENAME:NUMBER ARCH [DISTRO] -> docker
 }
 
 build_docker_rpm() {  # build_docker_rpm VERSION TAG ARCH -> docker-ce and docker-ce-cli (RPMs, Epoch 3)
-    v="$1.$2" arch=$3 up=${1%-*}
+    v="$1.$2" arch=$3
     r="$WORK/rpm-docker-ce-$v-$arch"
-    stage_engine "$r" "3:$v" "$arch" "$up" usr/lib/systemd/system docker-ce
-    docker_rpm "$r" docker-ce "$v" "$arch" "$OUT/docker/rpm" "docker.socket docker.service" docker.service
+    stage_deb_engine "$r" "$arch"
+    docker_rpm "$r" docker-ce "$v" "$arch" "$OUT/docker/rpm" "docker.socket docker.service" docker.service \
+        "$(cat "$WORK/deb-$arch/conffiles")"
     r="$WORK/rpm-docker-ce-cli-$v-$arch"
-    stage_cli "$r" "3:$v" "$arch" "$up" docker-ce-cli
+    stage_deb_cli "$r" "$arch"
     docker_rpm "$r" docker-ce-cli "$v" "$arch" "$OUT/docker/rpm"
 }
 
@@ -367,20 +494,21 @@ build_distro() {  # build_distro REPO ARCH -> the distribution's own docker, con
     for v in $DOCKER_VERSIONS; do
         distro_evr "$repo" docker "${v%-*}" "${v##*-}"
         r="$WORK/rpm-distro-$slug-docker-$dv-$dr-$arch"
-        stage_engine "$r" "$dv-$dr" "$arch" "${v%-*}" usr/lib/systemd/system docker
-        stage_cli "$r" "$dv-$dr" "$arch" "${v%-*}" docker
-        docker_rpm "$r" docker "$dv-$dr" "$arch" "$out" "docker.socket docker.service" docker.service
+        stage_deb "$r" "$arch" docker.io
+        stage_deb "$r" "$arch" tini
+        docker_rpm "$r" docker "$dv-$dr" "$arch" "$out" "docker.socket docker.service" docker.service \
+            "$(cat "$WORK/deb-$arch/conffiles")"
     done
     for v in $CONTAINERD_VERSIONS; do
         distro_evr "$repo" containerd "${v%-*}" "${v##*-}"
         r="$WORK/rpm-distro-$slug-containerd-$dv-$dr-$arch"
-        stage_containerd "$r" "$dv-$dr" "$arch" "${v%-*}" usr/lib/systemd/system containerd "containerd ctr"
+        stage_deb "$r" "$arch" containerd
         docker_rpm "$r" containerd "$dv-$dr" "$arch" "$out" containerd.service containerd.service \
-            "$CONTAINERD_CONFFILES"
+            "$(cat "$WORK/deb-$arch/conffiles")"
     done
     distro_evr "$repo" runc "$RUNC_VERSION" 1
     r="$WORK/rpm-distro-$slug-runc-$dv-$dr-$arch"
-    stage_containerd "$r" "$dv-$dr" "$arch" "$RUNC_VERSION" usr/lib/systemd/system runc runc
+    stage_deb "$r" "$arch" runc
     docker_rpm "$r" runc "$dv-$dr" "$arch" "$out"
     vendor=""
 }
@@ -393,6 +521,7 @@ done
 rm -rf "$OUT/docker"
 mkdir -p "$OUT/docker/rpm"
 for arch in $DOCKER_ARCHES; do
+    unpack_debs "$arch"
     for v in $CONTAINERD_VERSIONS; do build_containerd "$v" "$arch"; done
     for cn in $DOCKER_CODENAMES; do
         for v in $DOCKER_VERSIONS; do build_docker "$v" "$cn" "$arch"; done

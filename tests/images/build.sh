@@ -13,6 +13,8 @@
 # Adding a distro = adding one [name] entry to HOSTS below. Synthetic images are derived from cached
 # tarballs under build/images/ (base-<suite>.tar: one debootstrap per suite; base-<suite>-<pm>.tar: plus the
 # package manager); they are rebuilt when their package lists change (delete them to refresh).
+# An image is rebuilt when what it is made from changed: its entry in HOSTS and the package lists it uses, hashed
+# into its label fleet.ecs_anywhere.inputs (changes to this script's code need a `docker rmi` of the images).
 # Needs root, debootstrap (apt-get install debootstrap) and a Docker engine; rpm tools come from the chroot.
 set -euo pipefail
 
@@ -321,6 +323,11 @@ declare -A PM_PACKAGES=(
   [dnf]="rpm dnf python3-dnf dnf-plugins-core python3-systemd"
   [zypper]="rpm zypper"
 )
+# Added to both layers: the shared libraries of Debian's Docker engine, which the mirror's Docker RPMs carry
+# (tests/agents/build.sh; they declare no library Requires). dockerd links libdevmapper (bookworm's systemd pulls
+# it in through libcryptsetup12, trixie's does not), runc libseccomp; the rest (libsystemd0, libudev1, libcap2,
+# libgcrypt20, liblz4-1, liblzma5, libzstd1, libselinux1, libpcre2-8-0) come with systemd.
+DOCKER_LIBS="libdevmapper1.02.1 libseccomp2"
 # What the dpkg userland of every synthetic RPM/SUSE host really provides (names of both families).
 MARKER_PROVIDES="/bin/sh, /usr/bin/sh, /bin/bash, /usr/bin/bash, bash, sh, coreutils, grep, sed, gawk, findutils,
   tar, gzip, util-linux, shadow-utils, shadow, /usr/sbin/useradd, /usr/sbin/groupadd, glibc, glibc-common,
@@ -389,15 +396,15 @@ base_tar() {
     rm -rf "$tmp"
   fi
   [ "$pm" = apt ] && { echo "$tar"; return; }
-  local layer="$build_dir/base-$suite-$pm.tar"
-  if [ ! -s "$layer" ] || [ "$(cat "$layer.packages" 2>/dev/null)" != "${PM_PACKAGES[$pm]}" ]; then
+  local layer="$build_dir/base-$suite-$pm.tar" packages="${PM_PACKAGES[$pm]} $DOCKER_LIBS"
+  if [ ! -s "$layer" ] || [ "$(cat "$layer.packages" 2>/dev/null)" != "$packages" ]; then
     tmp="$build_dir/base-$suite-$pm.tmp"
     fresh_dir "$tmp" && tar -C "$tmp" -xf "$tar"
-    echo "adding ${PM_PACKAGES[$pm]} to $suite (log: $build_dir/base-$suite-$pm.log) ..." >&2
+    echo "adding $packages to $suite (log: $build_dir/base-$suite-$pm.log) ..." >&2
     cp /etc/resolv.conf "$tmp/etc/resolv.conf"
     printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d" && chmod +x "$tmp/usr/sbin/policy-rc.d"
     # shellcheck disable=SC2086
-    { in_root "$tmp" apt-get update && in_root "$tmp" apt-get install -y --no-install-recommends ${PM_PACKAGES[$pm]}; } \
+    { in_root "$tmp" apt-get update && in_root "$tmp" apt-get install -y --no-install-recommends $packages; } \
       >"$build_dir/base-$suite-$pm.log" 2>&1 \
       || { leave_root "$tmp"; echo "ERROR: apt-get install in $suite failed; see $build_dir/base-$suite-$pm.log" >&2; exit 1; }
     in_root "$tmp" apt-get clean
@@ -405,7 +412,7 @@ base_tar() {
     rm -f "$tmp/usr/sbin/policy-rc.d" "$tmp/etc/resolv.conf"
     rm -rf "$tmp"/var/lib/apt/lists/*
     tar -C "$tmp" -cf "$layer.part" . && mv "$layer.part" "$layer"
-    echo "${PM_PACKAGES[$pm]}" >"$layer.packages"
+    echo "$packages" >"$layer.packages"
     rm -rf "$tmp"
   fi
   echo "$layer"
@@ -479,6 +486,24 @@ setup_rpm() { # ROOT NAME: rpm database, package-manager config and the marker R
 }
 
 # ---------------------------------------------------------------- images
+INPUTS_LABEL=fleet.ecs_anywhere.inputs
+image_inputs() { # NAME: a hash of what the image is made from (its entry, the package lists and settings it uses)
+  local name=$1 pm
+  pm=$(field "$name" pm)
+  {
+    entry "$name"
+    echo "$MASK_UNITS"
+    if ! is_synthetic "$name"; then
+      echo "$BASE_PACKAGES"
+    else
+      echo "$SYNTHETIC_PACKAGES"
+      if [ "$pm" != apt ]; then
+        printf '%s\n' "${PM_PACKAGES[$pm]} $DOCKER_LIBS" "$MARKER_PROVIDES" "$DNF_OFF_PLUGINS"
+      fi
+    fi
+  } | sha256sum | cut -c1-16
+}
+
 finish_root() { # ROOT NAME TAG LABEL...: container tweaks, then docker import
   local root=$1 name=$2 tag=$3 unit; shift 3
   for unit in $MASK_UNITS; do chroot "$root" systemctl mask "$unit" >/dev/null 2>&1 || true; done
@@ -486,6 +511,7 @@ finish_root() { # ROOT NAME TAG LABEL...: container tweaks, then docker import
   apt-get clean -o RootDir="$root" >/dev/null 2>&1 || true
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
   local changes=(-c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker')
+  changes+=(-c "LABEL $INPUTS_LABEL=$(image_inputs "$name")")
   for unit in "$@"; do changes+=(-c "LABEL $unit"); done
   tar -C "$root" -c . | docker import "${changes[@]}" - "$tag" >/dev/null
 }
@@ -530,7 +556,8 @@ exec 9>"$build_dir/.lock"
 flock 9
 for name in "$@"; do
   tag="ecsa-host:$name"
-  if docker image inspect "$tag" >/dev/null 2>&1; then
+  built_from=$(docker image inspect -f "{{ index .Config.Labels \"$INPUTS_LABEL\" }}" "$tag" 2>/dev/null || true)
+  if [ "$built_from" = "$(image_inputs "$name")" ]; then
     echo "$tag exists"
     continue
   fi

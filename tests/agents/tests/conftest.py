@@ -48,9 +48,12 @@ wait_for = harness.wait_for
 
 @pytest.fixture(scope="session")
 def build(tmp_path_factory):
-    """The packages and the mirror built from scratch (own test key), shared by the test modules."""
+    """The packages and the mirror built from scratch (own test key), shared by the test modules.
+
+    The Docker RPMs' Debian payload comes from the shared download cache (build/cache/debian), fetched on first use.
+    """
     out = tmp_path_factory.mktemp("build")
-    result = subprocess.run([str(BUILD_MIRROR), str(out)], capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run([str(BUILD_MIRROR), str(out)], capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 

@@ -202,9 +202,13 @@ def test_docker_rpms_carry_dockers_versions_relations_and_scriptlets(build, tag)
         assert 'UNITS="docker.socket docker.service"' in post and "systemctl start $UNITS" in post
         assert "systemctl stop $UNITS" in preun and "systemctl disable $UNITS" in preun
         assert 'SERVICES="docker.service"' in postun and "try-restart $SERVICES" in postun
-        assert {"/usr/bin/dockerd", "/usr/lib/systemd/system/docker.service",
-                "/usr/lib/systemd/system/docker.socket"} <= rpm_files(engine)
-        assert "/usr/bin/docker" in rpm_files(cli)
+        # Debian's docker.io split as Docker splits its packages: the engine at Debian's path, the CLI apart.
+        assert {"/usr/sbin/dockerd", "/usr/sbin/docker-proxy", "/usr/bin/docker-init", "/usr/bin/tini-static",
+                "/usr/lib/systemd/system/docker.service", "/usr/lib/systemd/system/docker.socket"} <= rpm_files(engine)
+        assert "/usr/bin/docker" not in rpm_files(engine)
+        assert "/usr/bin/docker" in rpm_files(cli) and "/usr/sbin/dockerd" not in rpm_files(cli)
+        assert rpmq(engine, "--configfiles").split() == ["/etc/default/docker"]
+        assert "Payload: docker.io 20.10" in " ".join(rpmq(engine, "--qf", "%{DESCRIPTION}").split())
     for version in CONTAINERD:
         runtime = rpms / f"containerd.io-{version}.{tag}.x86_64.rpm"
         hdr = header(runtime)
@@ -212,7 +216,8 @@ def test_docker_rpms_carry_dockers_versions_relations_and_scriptlets(build, tag)
             "containerd.io", "0", version.split("-")[0], f"{version.split('-')[1]}.{tag}")
         provides = rpmq(runtime, "--provides").split("\n")
         assert "containerd" in provides and "runc" in provides
-        assert {"/usr/bin/containerd", "/usr/bin/runc", "/usr/bin/ctr", "/usr/lib/systemd/system/containerd.service",
+        assert {"/usr/bin/containerd", "/usr/bin/runc", "/usr/sbin/runc", "/usr/bin/ctr",
+                "/usr/bin/containerd-shim-runc-v2", "/usr/lib/systemd/system/containerd.service",
                 "/etc/containerd/config.toml"} <= rpm_files(runtime)
         assert rpmq(runtime, "--configfiles").split() == ["/etc/containerd/config.toml"]
         assert "UNITS=\"containerd.service\"" in scriptlet(runtime, "POSTIN")
@@ -227,13 +232,27 @@ def test_distribution_docker_rpms(build, repo):
         DISTRO_REPOS[repo])
     engine = next(r for r in rpms if r.name.startswith("docker-27.5.1"))
     assert requires(engine) == {"/bin/sh", "containerd", "runc", "iptables", "systemd"}
-    assert {"/usr/bin/dockerd", "/usr/bin/docker", "/usr/lib/systemd/system/docker.socket"} <= rpm_files(engine)
+    assert {"/usr/sbin/dockerd", "/usr/bin/docker", "/usr/lib/systemd/system/docker.socket"} <= rpm_files(engine)
     assert "groupadd -r docker" in scriptlet(engine, "PREIN")
     containerd = next(r for r in rpms if r.name.startswith("containerd-"))
     assert requires(containerd) == {"/bin/sh", "runc"}
     assert "/usr/bin/runc" not in rpm_files(containerd)
     runc = next(r for r in rpms if r.name.startswith("runc-"))
     assert rpm_files(runc) >= {"/usr/bin/runc"} and scriptlet(runc, "POSTIN") == ""
+
+
+def test_docker_rpms_carry_debians_engine(build):
+    """The payload is Debian's real programs (ELF, x86-64), zstd-compressed; /lib moved to /usr/lib."""
+    rpms = build / "agents" / "docker" / "rpm"
+    for rpm, program in ((rpms / f"docker-ce-{DOCKER[-1]}.el9.x86_64.rpm", "./usr/sbin/dockerd"),
+                         (rpms / f"containerd.io-{CONTAINERD[-1]}.el9.x86_64.rpm", "./usr/sbin/runc")):
+        assert rpmq(rpm, "--qf", "%{PAYLOADCOMPRESSOR}") == "zstd"
+        assert not any(f == "/lib" or f.startswith("/lib/") for f in rpm_files(rpm))
+        archive = subprocess.run(["rpm2archive", "-"], input=rpm.read_bytes(), capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            head = tar.extractfile(program).read(20)
+        assert head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == 62  # EM_X86_64
+        assert "from Debian 12 (bookworm, amd64)" in " ".join(rpmq(rpm, "--qf", "%{DESCRIPTION}").split())
 
 
 def _primary(repo_dir):
