@@ -188,7 +188,9 @@ def test_rerun_after_interrupted_register_converges(fleet):
         fleet.emu("DELETE", "/_emu/faults")
     log = (fleet.workdir / "register-interrupted.log").read_text()
     assert isinstance(registered, set), f"the run ended before the SSM registration:\n{log[-4000:]}"
-    assert "User interrupted execution" in log, f"the run did not stop at the Ctrl-C:\n{log[-4000:]}"
+    # Stopped in the middle, by the Ctrl-C or, when ansible-playbook hangs in its own clean-up after it (seen under
+    # load on two cores), by the kill that follows: either way the run never reached its end.
+    assert "PLAY RECAP" not in log and proc.returncode != 0, f"the run was not interrupted:\n{log[-4000:]}"
     assert len(registered) == 1, registered
     (mi_id,) = registered
     # What the interrupted run could not clean up: its activation, used up.
