@@ -15,8 +15,8 @@ description:
 options:
   _input:
     description:
-      - What the raw command printed, a line C(python=<major>.<minor>) from the interpreter Ansible used (left out
-        when it does not run) and then the host's C(/etc/os-release).
+      - What the raw command printed, a line C(PYTHON_VERSION=<major>.<minor>) from the interpreter Ansible used
+        (left out when it does not run) and then the host's C(/etc/os-release).
     type: str
     required: true
   interpreter:

@@ -345,7 +345,7 @@ def record_differences(saved, host, expected):
 
     ``saved`` is the record (or None); ``host`` the state just read (files, packages, services, ssm_registration,
     ecs_agent); ``expected`` holds the ``digest`` of the run's inputs and code, the ``region``, the ``cluster`` and
-    the ``services`` that must be enabled and running.
+    the ``services`` that must be enabled and running (when None, all of SERVICES).
     """
     if not isinstance(saved, dict):
         return ["no converge record"]
@@ -360,7 +360,7 @@ def record_differences(saved, host, expected):
     states = host["services"]
     down = [
         name
-        for name in expected["services"]
+        for name in expected.get("services") or SERVICES
         if (states.get(name, {}).get("enabled"), states.get(name, {}).get("active")) != ("enabled", "active")
     ]
     if down:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from ansible_collections.fleet.ecs_anywhere.plugins.module_utils.package_formats import parse_os_release
+
 ARCHITECTURES = ("x86_64", "aarch64")
 DOCKER_SOURCES = ("distro", "repo", "none")
 
@@ -251,15 +253,11 @@ OS_RELEASE_IDS = {
 def python_refusal(probe_output, interpreter=""):
     """Why no module can run on a host whose Python ansible-core cannot use; empty when that is not the cause.
 
-    ``probe_output`` is what a raw command printed: ``python=<major>.<minor>`` from the interpreter Ansible used
-    (missing when it does not run), then the host's /etc/os-release.
+    ``probe_output`` is what a raw command printed: ``PYTHON_VERSION=<major>.<minor>`` from the interpreter Ansible
+    used (missing when it does not run), then the host's /etc/os-release, in its KEY=value format.
     """
-    values = {}
-    for line in str(probe_output).splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep:
-            values.setdefault(key, value.strip().strip("\"'"))
-    python = _version_tuple(values.get("python", ""))
+    values = parse_os_release(str(probe_output))
+    python = _version_tuple(values.get("PYTHON_VERSION", ""))
     if python and python >= MIN_MODULE_PYTHON:
         return ""
     distribution = OS_RELEASE_IDS.get(values.get("ID", ""), values.get("NAME", "") or "this host")
@@ -268,7 +266,7 @@ def python_refusal(probe_output, interpreter=""):
     if refusal:
         return f"{refusal}; nothing was changed on the host."
     platform = next((p for p in PLATFORMS if p.distribution == distribution), None)
-    found = f"Python {values['python']}" if python else "no working Python"
+    found = f"Python {values['PYTHON_VERSION']}" if python else "no working Python"
     need = ".".join(map(str, MIN_MODULE_PYTHON))
     hint = (
         platform.python_hint

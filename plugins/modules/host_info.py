@@ -108,10 +108,11 @@ options:
         type: str
         required: true
       services:
-        description: Units that must be enabled and active, among those RV(services) reports.
+        description:
+          - Services that must be enabled and active, among those RV(services) reports.
+          - When not set, every one of them.
         type: list
         elements: str
-        default: [docker, amazon-ssm-agent, ecs]
   probe_urls:
     description:
       - URLs to fetch from the host, keyed by a label that names each one in RV(probes). The values must be strings.
@@ -676,7 +677,7 @@ def main():
                     digest=dict(type="str", required=True),
                     region=dict(type="str", required=True),
                     cluster=dict(type="str", required=True),
-                    services=dict(type="list", elements="str", default=["docker", "amazon-ssm-agent", "ecs"]),
+                    services=dict(type="list", elements="str"),
                 ),
             ),
         ),

@@ -344,13 +344,14 @@ docker_package() {
     finish "$r" "$6" gzip
 }
 
-# docker_rpm STAGE NAME VERSION-RELEASE ARCH OUTDIR [UNITS SERVICES [CONFFILES]]: queue one of the Docker RPMs
+# docker_rpm STAGE NAME VERSION-RELEASE ARCH OUTDIR [UNITS SERVICES]: queue one of the Docker RPMs
 # (src/docker/rpm/NAME.spec.in, its %description told what Debian payload it carries), with the scriptlets that enable
-# and start the units, as docker_package does; payload compressed with DOCKER_RPM_PAYLOAD.
+# and start the units, as docker_package does, and Debian's conffiles of what STAGE holds as %config(noreplace);
+# payload compressed with DOCKER_RPM_PAYLOAD.
 docker_rpm() {
     units=${6:-} services=${7:-}
     rpm_payload=$DOCKER_RPM_PAYLOAD spec_sed="$WORK/deb-$4/payload.sed"
-    rpm_package "$1" "$SRC/docker/rpm/$2.spec.in" "$3" "$4" "$5" "${8:-}" \
+    rpm_package "$1" "$SRC/docker/rpm/$2.spec.in" "$3" "$4" "$5" "$(cat "$WORK/deb-$4/conffiles")" \
         "$(if [ -n "$units" ]; then echo "$SRC/docker/rpm/scriptlets.in"; fi)"
     rpm_payload="" spec_sed=""
 }
@@ -366,15 +367,12 @@ DEB_DROP="etc/init.d usr/bin/dnet usr/sbin/ovrouter usr/share/lintian"
 DEB_CLI_PATHS="usr/bin/docker usr/share/man/man1 usr/share/man/man5 usr/share/bash-completion usr/share/zsh"
 DEB_CLI_PATHS="$DEB_CLI_PATHS usr/share/fish"
 
-debian_release() {  # debian_release SUITE -> its number
-    case $1 in bullseye) echo 11 ;; bookworm) echo 12 ;; trixie) echo 13 ;; *) echo "$1" ;; esac
-}
-
 unpack_debs() {  # unpack_debs DEBARCH -> $WORK/deb-<arch>/<package>/, conffiles, payload.sed (the specs' @..._DEB@)
     d="$WORK/deb-$1"
     mkdir -p "$d"
     : > "$d/conffiles"
-    echo "s|@DEBIAN@|Debian $(debian_release "$DEBIAN_SUITE") ($DEBIAN_SUITE, $1)|g" > "$d/payload.sed"
+    number=$(for cn in $DOCKER_CODENAMES; do case $cn in "$DEBIAN_SUITE":*) echo "${cn#*:}" ;; esac; done)
+    echo "s|@DEBIAN@|Debian ${number:-$DEBIAN_SUITE} ($DEBIAN_SUITE, $1)|g" > "$d/payload.sed"
     for p in $DEBIAN_DOCKER_DEBS; do
         for deb in "$DEBIAN_DEB_CACHE/$DEBIAN_SUITE-$1/${p}_"*"_$1.deb"; do
             dpkg-deb -x "$deb" "$d/$p"
@@ -410,35 +408,38 @@ stage_deb_cli() {  # stage_deb_cli ROOT DEBARCH: the CLI part of docker.io, with
     cp -al "$WORK/deb-$2/docker.io/usr/share/doc/docker.io/copyright" "$1/usr/share/doc/docker-ce-cli/"
 }
 
-# The Python stand-ins' files, for the .debs of Docker's apt repositories only (UNITDIR lib/systemd/system); the RPMs
-# carry Debian's real engine (stage_deb).
-stage_containerd() {  # stage_containerd ROOT VERSION ARCH UPSTREAM UNITDIR PACKAGE PROGRAMS
+# The Python stand-ins' files, for the .debs of Docker's apt repositories only; the RPMs carry Debian's real engine
+# (stage_deb).
+stage_containerd() {  # stage_containerd ROOT VERSION ARCH UPSTREAM: containerd.io's containerd, ctr, runc and unit
     r=$1
-    install -d "$r/usr/bin" "$r/usr/share/doc/$6"
-    for f in $7; do dsubst "$SRC/docker/$f" "$2" "$3" "$4" > "$r/usr/bin/$f"; chmod 0755 "$r/usr/bin/$f"; done
-    case " $7 " in *" containerd "*)
-        install -d "$r/$5" "$r/etc/containerd"
-        install -m 0644 "$SRC/docker/containerd.service" "$r/$5/"
-        install -m 0644 "$SRC/docker/config.toml" "$r/etc/containerd/" ;;
-    esac
-    echo "Stand-in $6 $2 built by the fleet.ecs_anywhere test suite." > "$r/usr/share/doc/$6/README.standin"
+    install -d "$r/usr/bin" "$r/usr/share/doc/containerd.io" "$r/lib/systemd/system" "$r/etc/containerd"
+    for f in containerd ctr runc; do
+        dsubst "$SRC/docker/$f" "$2" "$3" "$4" > "$r/usr/bin/$f"
+        chmod 0755 "$r/usr/bin/$f"
+    done
+    install -m 0644 "$SRC/docker/containerd.service" "$r/lib/systemd/system/"
+    install -m 0644 "$SRC/docker/config.toml" "$r/etc/containerd/"
+    echo "Stand-in containerd.io $2 built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/containerd.io/README.standin"
 }
 
-stage_engine() {  # stage_engine ROOT VERSION ARCH UPSTREAM UNITDIR PACKAGE: dockerd and its units
+stage_engine() {  # stage_engine ROOT VERSION ARCH UPSTREAM: docker-ce's dockerd and its units
     r=$1
-    install -d "$r/usr/bin" "$r/$5" "$r/usr/share/doc/$6"
+    install -d "$r/usr/bin" "$r/lib/systemd/system" "$r/usr/share/doc/docker-ce"
     dsubst "$SRC/docker/dockerd" "$2" "$3" "$4" > "$r/usr/bin/dockerd"
     chmod 0755 "$r/usr/bin/dockerd"
-    install -m 0644 "$SRC/docker/docker.service" "$SRC/docker/docker.socket" "$r/$5/"
-    echo "Stand-in $6 ${2#*:} built by the fleet.ecs_anywhere test suite." > "$r/usr/share/doc/$6/README.standin"
+    install -m 0644 "$SRC/docker/docker.service" "$SRC/docker/docker.socket" "$r/lib/systemd/system/"
+    echo "Stand-in docker-ce ${2#*:} built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/docker-ce/README.standin"
 }
 
-stage_cli() {  # stage_cli ROOT VERSION ARCH UPSTREAM PACKAGE: the docker CLI
+stage_cli() {  # stage_cli ROOT VERSION ARCH UPSTREAM: docker-ce-cli's docker
     r=$1
-    install -d "$r/usr/bin" "$r/usr/share/doc/$5"
+    install -d "$r/usr/bin" "$r/usr/share/doc/docker-ce-cli"
     dsubst "$SRC/docker/docker" "$2" "$3" "$4" > "$r/usr/bin/docker"
     chmod 0755 "$r/usr/bin/docker"
-    echo "Stand-in $5 ${2#*:} built by the fleet.ecs_anywhere test suite." > "$r/usr/share/doc/$5/README.standin"
+    echo "Stand-in docker-ce-cli ${2#*:} built by the fleet.ecs_anywhere test suite." \
+        > "$r/usr/share/doc/docker-ce-cli/README.standin"
 }
 
 CONTAINERD_CONFFILES=/etc/containerd/config.toml
@@ -447,7 +448,7 @@ build_containerd() {  # build_containerd VERSION ARCH
     v=$1 arch=$2 up=${1%-*}
     r="$WORK/containerd-$v-$arch"
     units="" services=""
-    stage_containerd "$r" "$v" "$arch" "$up" lib/systemd/system containerd.io "containerd ctr runc"
+    stage_containerd "$r" "$v" "$arch" "$up"
     install -d "$r/DEBIAN"
     echo "$CONTAINERD_CONFFILES" > "$r/DEBIAN/conffiles"
     docker_package "$r" containerd.io "$v" "$arch" "$up" "$OUT/docker/containerd.io_${v}_${arch}.deb" \
@@ -456,8 +457,7 @@ build_containerd() {  # build_containerd VERSION ARCH
         r="$WORK/rpm-containerd.io-$v.$tag-$arch"
         stage_deb "$r" "$arch" containerd
         stage_deb "$r" "$arch" runc
-        docker_rpm "$r" containerd.io "$v.$tag" "$arch" "$OUT/docker/rpm" containerd.service containerd.service \
-            "$(cat "$WORK/deb-$arch/conffiles")"
+        docker_rpm "$r" containerd.io "$v.$tag" "$arch" "$OUT/docker/rpm" containerd.service containerd.service
     done
 }
 
@@ -465,14 +465,14 @@ build_docker() {  # build_docker VERSION CODENAME:NUMBER ARCH [DISTRO] -> docker
     full="${1}~${4:-debian}.${2#*:}~${2%:*}" arch=$3 up=${1%-*}
     units="" services=""
     r="$WORK/docker-ce-$full-$arch"
-    stage_engine "$r" "5:$full" "$arch" "$up" lib/systemd/system docker-ce
+    stage_engine "$r" "5:$full" "$arch" "$up"
     install -d "$r/DEBIAN"
     docker_package "$r" docker-ce "5:$full" "$arch" "$up" "$OUT/docker/docker-ce_${full}_${arch}.deb" \
         "docker.socket docker.service" docker.service
 
     units="" services=""
     r="$WORK/docker-ce-cli-$full-$arch"
-    stage_cli "$r" "5:$full" "$arch" "$up" docker-ce-cli
+    stage_cli "$r" "5:$full" "$arch" "$up"
     install -d "$r/DEBIAN"
     docker_package "$r" docker-ce-cli "5:$full" "$arch" "$up" "$OUT/docker/docker-ce-cli_${full}_${arch}.deb"
 }
@@ -481,8 +481,7 @@ build_docker_rpm() {  # build_docker_rpm VERSION TAG ARCH -> docker-ce and docke
     v="$1.$2" arch=$3
     r="$WORK/rpm-docker-ce-$v-$arch"
     stage_deb_engine "$r" "$arch"
-    docker_rpm "$r" docker-ce "$v" "$arch" "$OUT/docker/rpm" "docker.socket docker.service" docker.service \
-        "$(cat "$WORK/deb-$arch/conffiles")"
+    docker_rpm "$r" docker-ce "$v" "$arch" "$OUT/docker/rpm" "docker.socket docker.service" docker.service
     r="$WORK/rpm-docker-ce-cli-$v-$arch"
     stage_deb_cli "$r" "$arch"
     docker_rpm "$r" docker-ce-cli "$v" "$arch" "$OUT/docker/rpm"
@@ -496,15 +495,13 @@ build_distro() {  # build_distro REPO ARCH -> the distribution's own docker, con
         r="$WORK/rpm-distro-$slug-docker-$dv-$dr-$arch"
         stage_deb "$r" "$arch" docker.io
         stage_deb "$r" "$arch" tini
-        docker_rpm "$r" docker "$dv-$dr" "$arch" "$out" "docker.socket docker.service" docker.service \
-            "$(cat "$WORK/deb-$arch/conffiles")"
+        docker_rpm "$r" docker "$dv-$dr" "$arch" "$out" "docker.socket docker.service" docker.service
     done
     for v in $CONTAINERD_VERSIONS; do
         distro_evr "$repo" containerd "${v%-*}" "${v##*-}"
         r="$WORK/rpm-distro-$slug-containerd-$dv-$dr-$arch"
         stage_deb "$r" "$arch" containerd
-        docker_rpm "$r" containerd "$dv-$dr" "$arch" "$out" containerd.service containerd.service \
-            "$(cat "$WORK/deb-$arch/conffiles")"
+        docker_rpm "$r" containerd "$dv-$dr" "$arch" "$out" containerd.service containerd.service
     done
     distro_evr "$repo" runc "$RUNC_VERSION" 1
     r="$WORK/rpm-distro-$slug-runc-$dv-$dr-$arch"

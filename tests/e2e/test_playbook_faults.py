@@ -77,18 +77,10 @@ def test_missing_iam_role_stops_before_any_host(fleet, first_three):
     _assert_untouched(fleet, run, before)
 
 
-# A Python no module of ansible-core 2.17+ compiles on (SLES 15's own 3.6): a stand-in interpreter answers as one does,
-# its version to the probe's raw command and a SyntaxError to every module (the hosts here carry Python 3.11 only).
-PYTHON_3_6 = """#!/bin/sh
-case "$*" in *version_info*) echo python=3.6; exit 0 ;; esac
-echo 'SyntaxError: future feature annotations is not defined' >&2
-exit 1
-"""
-
-
 def test_host_on_a_python_ansible_cannot_use_is_reported_with_the_fix(fleet):
-    host, stand_in = fleet.world.hosts[3], "/usr/local/bin/python3.6"
-    fleet.host(host, f"cat > {stand_in} <<'EOF'\n{PYTHON_3_6}EOF\nchmod 0755 {stand_in}")
+    # SLES 15's own Python, as a stand-in (tests/harness): the hosts here carry Python 3.11 only.
+    host = fleet.world.hosts[3]
+    stand_in = harness.give_python_3_6(host)
     host_vars = fleet.inventory_kwargs.get("host_vars") or {}
     # A host variable: the controller's own tasks (delegated to localhost) keep their Python.
     old_python = host_vars | {host: host_vars.get(host, {}) | {"ansible_python_interpreter": stand_in}}

@@ -280,6 +280,23 @@ def host_exec(container: str, script: str, check: bool = True) -> subprocess.Com
     return run(["docker", "exec", container, "bash", "-c", script], check=check)
 
 
+# SLES 15's own python3 is 3.6, on which no module of ansible-core 2.17 and later runs (they fail to compile:
+# "future feature annotations is not defined"). The host images carry Python 3.11 only, so this stand-in answers as a
+# 3.6 does: its version to the roles' raw probe, that SyntaxError to every module.
+PYTHON_3_6_STAND_IN = "/usr/local/bin/python3.6"
+_PYTHON_3_6 = """#!/bin/sh
+case "$*" in *version_info*) echo PYTHON_VERSION=3.6; exit 0 ;; esac
+echo 'SyntaxError: future feature annotations is not defined' >&2
+exit 1
+"""
+
+
+def give_python_3_6(container: str) -> str:
+    """Install the Python 3.6 stand-in on a host; returns its path, for ansible_python_interpreter."""
+    host_exec(container, f"cat > {PYTHON_3_6_STAND_IN} <<'EOF'\n{_PYTHON_3_6}EOF\nchmod 0755 {PYTHON_3_6_STAND_IN}")
+    return PYTHON_3_6_STAND_IN
+
+
 # What a real Amazon Linux or SUSE host ships configured and a synthetic one lacks: its distribution's repository, the
 # one with the docker package. Here the mirror's stand-in, signed with the test key, which rpm trusts for packages.
 # molecule/shared/prepare.yml does the same with Ansible.

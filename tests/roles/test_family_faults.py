@@ -302,19 +302,9 @@ def test_switch_to_docker_source_none_leaves_the_engine(world, workdir, aws, roc
 
 # ------------------------------------------------------------------ 6. a SUSE host still on Python 3.6
 
-# SLES 15's own python3 is 3.6, on which no module of ansible-core 2.17 and later runs (they fail to compile:
-# "future feature annotations is not defined"). The synthetic host has Debian's Python only, so a stand-in
-# interpreter answers as a 3.6 does: its version to the role's raw probe, that SyntaxError to every module.
-PYTHON_3_6 = """#!/bin/sh
-case "$*" in *version_info*) echo python=3.6; exit 0 ;; esac
-echo 'SyntaxError: future feature annotations is not defined' >&2
-exit 1
-"""
-
 
 def test_suse_host_on_python_3_6_is_told_to_install_python311(world, workdir, leap):
-    stand_in = "/usr/local/bin/python3.6"
-    harness.host_exec(leap, f"cat > {stand_in} <<'EOF'\n{PYTHON_3_6}EOF\nchmod 0755 {stand_in}")
+    stand_in = harness.give_python_3_6(leap)
     before = host_state(leap)
     variables = base_vars(world) | FAKE_ACTIVATION | {"ansible_python_interpreter": stand_in}
     result = play(world, workdir, leap, variables)

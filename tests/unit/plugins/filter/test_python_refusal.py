@@ -12,7 +12,7 @@ DEBIAN_12 = 'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
 
 def test_suse_on_python_3_6_is_told_to_install_python311():
     for os_release, label in ((SLES_15_SP6, "SUSE Linux Enterprise Server 15.6"), (LEAP_15_6, "openSUSE Leap 15.6")):
-        reason = python_refusal("python=3.6\n" + os_release, interpreter="/usr/bin/python3")
+        reason = python_refusal("PYTHON_VERSION=3.6\n" + os_release, interpreter="/usr/bin/python3")
         assert f"this {label} host" in reason
         assert "/usr/bin/python3 is Python 3.6" in reason
         assert "install SUSE's python311" in reason
@@ -21,12 +21,12 @@ def test_suse_on_python_3_6_is_told_to_install_python311():
 
 
 def test_a_recent_python_is_not_the_cause():
-    assert python_refusal("python=3.8\n" + SLES_15_SP6) == ""
-    assert python_refusal("python=3.11\n" + DEBIAN_12) == ""
+    assert python_refusal("PYTHON_VERSION=3.8\n" + SLES_15_SP6) == ""
+    assert python_refusal("PYTHON_VERSION=3.11\n" + DEBIAN_12) == ""
 
 
 def test_a_release_the_collection_refuses_keeps_its_own_reason():
-    reason = python_refusal("python=3.6\n" + ROCKY_8)
+    reason = python_refusal("PYTHON_VERSION=3.6\n" + ROCKY_8)
     assert "ansible/ansible#83357" in reason
     assert "Upgrade the host to Rocky Linux 9 or later" in reason
 
@@ -35,5 +35,5 @@ def test_no_python_at_all_and_an_unknown_distribution():
     reason = python_refusal('NAME="Gentoo"\nID=gentoo\n', interpreter="python3")
     assert "interpreter python3 is no working Python" in reason
     assert "install Python 3.8 or later and set ansible_python_interpreter" in reason
-    reason = python_refusal("python=2.7\n" + DEBIAN_12)
+    reason = python_refusal("PYTHON_VERSION=2.7\n" + DEBIAN_12)
     assert "Debian 12 host" in reason and "Python 2.7" in reason

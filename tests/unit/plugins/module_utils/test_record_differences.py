@@ -67,3 +67,10 @@ def test_a_path_only_one_side_has_counts():
 def test_cluster_given_by_name_or_arn():
     by_arn = EXPECTED | {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod"}
     assert record_differences(SAVED, host(), by_arn) == []
+
+
+def test_every_service_counts_when_none_are_named():
+    stopped = host(services={**HOST["services"], "ecs": {"enabled": "enabled", "active": "inactive"}})
+    assert record_differences(SAVED, stopped, EXPECTED | {"services": None}) == [
+        "services not enabled and running: ecs"
+    ]
